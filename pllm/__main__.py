@@ -1,0 +1,3 @@
+from pllm.cli import main
+
+main()

@@ -1,0 +1,33 @@
+"""The `pllm` command: one typer app per group, composed with add_typer. Commands are thin skins
+over library calls and import their heavy dependencies only when they run (fast `--help`)."""
+
+from __future__ import annotations
+
+import typer
+
+from pllm.cli.config_cmd import app as config_app
+from pllm.cli.serve import serve
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="pllm",
+    help="pllm: a fast LLM gateway with an OpenAI-compatible API.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command()(serve)
+app.add_typer(config_app, name="config")
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    from pllm import __version__
+
+    typer.echo(__version__)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,79 @@
+"""`pllm serve`: load the configuration, print a banner, run the gateway."""
+
+from __future__ import annotations
+
+import os
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+__all__ = ["serve"]
+
+
+class Loop(str, Enum):
+    asyncio = "asyncio"
+    uvloop = "uvloop"
+
+
+def serve(
+    config: Annotated[Optional[Path], typer.Option(  # noqa: UP007 (typer needs Optional)
+        "--config", "-c", help="Config file. Default: ./config.yaml when present, else models "
+        "are discovered from provider keys in the environment.")] = None,
+    host: Annotated[Optional[str], typer.Option(  # noqa: UP007
+        help="Address to bind. [default: 127.0.0.1, or server.host]")] = None,
+    port: Annotated[Optional[int], typer.Option(  # noqa: UP007
+        help="Port to bind. [default: 8080, or server.port]")] = None,
+    workers: Annotated[Optional[int], typer.Option(  # noqa: UP007
+        min=1, help="Worker processes sharing the port. [default: 1]")] = None,
+    db: Annotated[Optional[Path], typer.Option(  # noqa: UP007
+        help="SQLite database for keys, spend and audit (used once those features are on).")
+    ] = None,
+    demo: Annotated[bool, typer.Option(
+        help="Serve built-in mock models: no keys, no network.")] = False,
+    loop: Annotated[Optional[Loop], typer.Option(  # noqa: UP007
+        help="Event loop. [default: asyncio, measured faster here; see benchmarks/]")] = None,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+) -> None:
+    """Run the gateway (an OpenAI-compatible API on http://HOST:PORT/v1)."""
+    from dataclasses import replace
+
+    from pllm.config import demo_settings, find_config, load_settings
+    from pllm.errors import ConfigError
+    from pllm.logs import setup_logging
+    from pllm.server.run import BindRefused, serve as run_server
+
+    from pllm.cli.output import banner, print_issues, stderr
+
+    path = config if config is not None else (None if demo else find_config())
+    if config is not None and not config.is_file():
+        stderr.print(f"[red]error:[/] config file not found: {config}")
+        raise typer.Exit(2)
+    try:
+        settings = demo_settings() if demo else load_settings(path)
+    except ConfigError as e:
+        print_issues(e.issues, stderr)
+        raise typer.Exit(1) from None
+    overrides = {k: v for k, v in (("host", host), ("port", port), ("workers", workers),
+                                   ("loop", loop.value if loop else None)) if v is not None}
+    settings = replace(settings, server=replace(settings.server, **overrides))
+    if db is not None:
+        settings = replace(settings, server=replace(settings.server,
+                                                    database_url=f"sqlite:///{db}"))
+    os.environ.update(settings.environment)  # LiteLLM's environment_variables: semantics
+    setup_logging(settings, log_level)
+    print_issues(list(settings.warnings), stderr, heading=False)
+    try:
+        code = run_server(settings, on_bound=lambda: banner(settings))
+    except BindRefused as e:
+        stderr.print(f"[red]error:[/] {e}")
+        raise typer.Exit(2) from None
+    except OSError as e:
+        stderr.print(f"[red]error:[/] cannot listen on {settings.server.host}:"
+                     f"{settings.server.port}: {e.strerror or e}")
+        raise typer.Exit(2) from None
+    except ConfigError as e:
+        print_issues(e.issues, stderr)
+        raise typer.Exit(1) from None
+    raise typer.Exit(code)

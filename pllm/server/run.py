@@ -1,0 +1,143 @@
+"""Running the app under Hypercorn, in this process or in N worker processes sharing the port.
+
+SIGTERM/SIGINT stop accepting connections, let in-flight requests and streams finish for up to
+`server.graceful_timeout` seconds, then exit 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import multiprocessing
+import signal
+from collections.abc import Callable
+from multiprocessing.connection import wait
+from multiprocessing.synchronize import Event as EventType
+from typing import Any
+
+from hypercorn.asyncio.run import worker_serve
+from hypercorn.config import Config, Sockets
+from hypercorn.utils import wrap_app
+
+from pllm.config.model import ServerSettings, Settings
+from pllm.errors import PllmError
+
+__all__ = ["BindRefused", "check_bind", "hypercorn_config", "serve"]
+
+log = logging.getLogger(__name__)
+
+
+class BindRefused(PllmError):
+    pass
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_bind(server: ServerSettings) -> None:
+    """A gateway without a master key answers anyone: only on loopback."""
+    if server.master_key is None and not is_loopback(server.host):
+        raise BindRefused(
+            f"refusing to listen on {server.host} without a master key: anyone who can reach "
+            "it could use your provider keys. Set general_settings.master_key in the config "
+            "(or PLLM_MASTER_KEY), or bind to 127.0.0.1.")
+
+
+def hypercorn_config(server: ServerSettings) -> Config:
+    config = Config()
+    host = f"[{server.host}]" if ":" in server.host and not server.host.startswith("[") \
+        else server.host
+    config.bind = [f"{host}:{server.port}"]
+    config.workers = server.workers
+    config.graceful_timeout = server.graceful_timeout
+    config.accesslog = None
+    config.errorlog = logging.getLogger("hypercorn.error")
+    config.keep_alive_timeout = 75
+    config.backlog = 2048
+    config.include_server_header = False
+    config.worker_class = server.loop
+    return config
+
+
+def serve(settings: Settings, *, on_bound: Callable[[], None] | None = None) -> int:
+    """Bind, call `on_bound` (the banner), serve until a stop signal; the exit code."""
+    check_bind(settings.server)
+    config = hypercorn_config(settings.server)
+    sockets = config.create_sockets()
+    if on_bound is not None:
+        on_bound()
+    if settings.server.workers <= 1:
+        _run_worker(settings, config, sockets, None)
+        return 0
+    return _supervise(settings, config, sockets)
+
+
+def _run_worker(settings: Settings, config: Config, sockets: Sockets,
+                shutdown_event: EventType | None) -> None:
+    from pllm.server.app import create_app
+
+    app = wrap_app(create_app(settings), config.wsgi_max_body_size, None)
+    trigger = None
+    if shutdown_event is not None:
+        # Workers ignore SIGINT/SIGTERM; the supervisor tells them to stop through this event.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+        async def trigger() -> None:
+            while not shutdown_event.is_set():
+                await asyncio.sleep(0.1)
+
+    coro = worker_serve(app, config, sockets=sockets, shutdown_trigger=trigger)
+    if settings.server.loop == "uvloop":
+        import uvloop
+
+        uvloop.run(coro)
+    else:
+        asyncio.run(coro)
+
+
+def _worker_main(settings: Settings, config: Config, sockets: Sockets,
+                 shutdown_event: EventType) -> None:
+    from pllm.logs import setup_logging
+
+    setup_logging(settings)
+    _run_worker(settings, config, sockets, shutdown_event)
+
+
+def _supervise(settings: Settings, config: Config, sockets: Sockets) -> int:
+    ctx = multiprocessing.get_context("spawn")
+    stop = ctx.Event()
+
+    def on_signal(*_: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    procs = [ctx.Process(target=_worker_main, args=(settings, config, sockets, stop),
+                         name=f"pllm-worker-{i + 1}") for i in range(settings.server.workers)]
+    for p in procs:
+        p.start()
+    exit_code = 0
+    while not stop.is_set():
+        done = wait([p.sentinel for p in procs], timeout=0.5)
+        if done:
+            dead = [p for p in procs if p.exitcode is not None]
+            if dead and any(p.exitcode != 0 for p in dead):
+                log.error("a worker exited with code %s; stopping", dead[0].exitcode)
+                exit_code = 1
+            stop.set()
+    for p in procs:
+        p.join(settings.server.graceful_timeout + 5)
+        if p.is_alive():
+            p.terminate()
+            p.join(5)
+    for s in sockets.insecure_sockets:
+        s.close()
+    return exit_code
