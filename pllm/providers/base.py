@@ -5,7 +5,11 @@ with the upstream layer. Providers are pure: no I/O, no clock, no logging, no gl
     build_request(req, target, model) -> UpstreamRequest
     parse_response(req, resp)         -> Completion     (OpenAI-shaped)
     parse_error(resp)                 -> ProviderError  (OpenAI-shaped, status mapped)
-    stream_decoder(req, target)       -> StreamDecoder  (native events -> OpenAI chunks)
+    stream_relay(req, target)         -> StreamRelay    (native stream bytes -> OpenAI SSE bytes)
+
+A StreamRelay is usually `EventRelay(framer, decoder)` (`relay.py`): the framer cuts the byte
+stream into events (SSE, AWS event-stream), the StreamDecoder turns each native event into
+OpenAI chunks. OpenAI-format providers relay the bytes themselves, nearly untouched.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from pllm.schema import Chunk, Completion, Endpoint, GatewayRequest, Usage
 __all__ = [
     "Provider",
     "StreamDecoder",
+    "StreamRelay",
     "Target",
     "UpstreamRequest",
     "UpstreamResponse",
@@ -69,6 +74,19 @@ class StreamDecoder(Protocol):
     def flush(self) -> list[Chunk]: ...
 
 
+class StreamRelay(Protocol):
+    """Feed the upstream's raw bytes as they arrive; get the bytes of OpenAI `data:` events to
+    send to the client (b"" when a piece completes nothing). Raises ProviderError for an
+    in-band error. `flush()` at the end of the upstream body; `usage` is known after it."""
+
+    @property
+    def usage(self) -> Usage | None: ...
+
+    def feed(self, data: bytes) -> bytes: ...
+
+    def flush(self) -> bytes: ...
+
+
 class Provider(Protocol):
     name: str
     endpoints: frozenset[Endpoint]
@@ -81,4 +99,4 @@ class Provider(Protocol):
 
     def parse_error(self, resp: UpstreamResponse) -> ProviderError: ...
 
-    def stream_decoder(self, req: GatewayRequest, target: Target) -> StreamDecoder: ...
+    def stream_relay(self, req: GatewayRequest, target: Target) -> StreamRelay: ...

@@ -16,9 +16,11 @@ from pllm.config.model import Deployment
 from pllm.errors import DeploymentError, ProviderError, UnsupportedParam
 from pllm.providers.base import Target, UpstreamRequest, UpstreamResponse
 from pllm.providers.errors import error_from_body
+from pllm.providers.relay import encode_chunks
 from pllm.schema import Chunk, Completion, Endpoint, GatewayRequest, Usage
+from pllm.sse import SSEDecoder
 
-__all__ = ["ENDPOINT_PATHS", "OpenAICompatible", "OpenAIStreamDecoder"]
+__all__ = ["ENDPOINT_PATHS", "OpenAICompatible", "OpenAIRelay", "OpenAIStreamDecoder"]
 
 ENDPOINT_PATHS: dict[Endpoint, str] = {
     "chat": "/chat/completions",
@@ -116,8 +118,79 @@ class OpenAICompatible:
     def parse_error(self, resp: UpstreamResponse) -> ProviderError:
         return error_from_body(self.name, resp.status, resp.headers, resp.body)
 
-    def stream_decoder(self, req: GatewayRequest, target: Target) -> OpenAIStreamDecoder:
-        return OpenAIStreamDecoder(self.name, client_wants_usage=req.include_usage)
+    def stream_relay(self, req: GatewayRequest, target: Target) -> OpenAIRelay:
+        return OpenAIRelay(self.name, client_wants_usage=req.include_usage)
+
+
+# Events holding one of these need the decoder; all others are forwarded byte for byte.
+_SPECIAL = (b"[DONE]", b'"choices":[]', b'"choices": []', b'"usage":{', b'"usage": {',
+            b'"error"')
+# Framing the fast path does not handle (CR line ends, named events): decode every event.
+_UNUSUAL = (b"\r", b"event:")
+
+
+class OpenAIRelay:
+    """Relays an OpenAI-format SSE stream. Runs of plain content events are forwarded as received
+    (no parsing, no re-encoding); only the few events that carry usage, an error or `[DONE]`
+    (found with a handful of byte searches per network read) go through the decoder below."""
+
+    __slots__ = ("_buf", "_events")
+
+    def __init__(self, provider: str, *, client_wants_usage: bool) -> None:
+        self._events = OpenAIStreamDecoder(provider, client_wants_usage=client_wants_usage)
+        self._buf = b""
+
+    @property
+    def usage(self) -> Usage | None:
+        return self._events.usage
+
+    def feed(self, data: bytes) -> bytes:
+        buf = self._buf + data if self._buf else data
+        end = buf.rfind(b"\n\n")
+        if end < 0:
+            self._buf = buf
+            return b""
+        region, self._buf = buf[:end + 2], buf[end + 2:]
+        if not region.startswith(b"data: ") or any(m in region for m in _UNUSUAL):
+            return self._decode(region)
+        if self._events.first is None:
+            self._events.first = region[6:region.find(b"\n\n")]
+        return self._relay(region)
+
+    def flush(self) -> bytes:
+        rest, self._buf = self._buf, b""
+        out = self._decode(rest + b"\n\n") if rest.strip() else b""
+        return out + encode_chunks(self._events.flush())
+
+    def _relay(self, region: bytes) -> bytes:
+        spans: list[tuple[int, int]] = []
+        for marker in _SPECIAL:
+            i = region.find(marker)
+            while i >= 0:
+                start = region.rfind(b"\n\n", 0, i)
+                start = 0 if start < 0 else start + 2
+                stop = region.find(b"\n\n", i) + 2
+                spans.append((start, stop))
+                i = region.find(marker, stop)
+        if not spans:
+            return region
+        out: list[bytes] = []
+        pos = 0
+        for start, stop in sorted(spans):
+            if start < pos:
+                continue  # the same event holds two markers
+            out.append(region[pos:start])
+            out.append(self._decode(region[start:stop]))
+            pos = stop
+        out.append(region[pos:])
+        return b"".join(out)
+
+    def _decode(self, region: bytes) -> bytes:
+        framer = SSEDecoder()
+        chunks: list[Chunk] = []
+        for ev in framer.feed(region) + framer.flush():
+            chunks.extend(self._events.feed(ev.data, ev.event))
+        return encode_chunks(chunks)
 
 
 class OpenAIStreamDecoder:
@@ -129,20 +202,21 @@ class OpenAIStreamDecoder:
     for a client that asked when the provider only reported it Groq's way.
     """
 
-    __slots__ = ("_first", "_provider", "_usage_sent", "_wants_usage", "usage")
+    __slots__ = ("_provider", "_usage_sent", "_wants_usage", "first", "usage")
 
     def __init__(self, provider: str, *, client_wants_usage: bool) -> None:
         self._provider = provider
         self._wants_usage = client_wants_usage
         self._usage_sent = False
-        self._first: bytes | None = None
+        self.first: bytes | None = None
+        """The first event, kept to give a synthesised usage chunk the stream's id and model."""
         self.usage: Usage | None = None
 
     def feed(self, event: bytes, name: str | None = None) -> list[Chunk]:
         if event == b"[DONE]" or not event:
             return []
-        if self._first is None:
-            self._first = event
+        if self.first is None:
+            self.first = event
         if event.startswith(b'{"error"'):
             raise self._in_band_error(event)
         has_usage = b'"usage":{' in event or b'"usage": {' in event
@@ -161,7 +235,7 @@ class OpenAIStreamDecoder:
     def flush(self) -> list[Chunk]:
         if not self._wants_usage or self._usage_sent or self.usage is None:
             return []
-        head = _loads(self._first or b"{}")
+        head = _loads(self.first or b"{}")
         data = {
             "id": head.get("id", ""), "object": "chat.completion.chunk",
             "created": head.get("created", 0), "model": head.get("model", ""),

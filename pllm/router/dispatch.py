@@ -20,12 +20,11 @@ from pllm.errors import (
     UpstreamError,
     UpstreamTimeout,
 )
-from pllm.providers.base import StreamDecoder, Target, UpstreamResponse
+from pllm.providers.base import StreamRelay, Target, UpstreamResponse
 from pllm.redaction import redact_error
 from pllm.router.pick import Picker
 from pllm.router.table import Match, ModelTable
-from pllm.schema import Chunk, Completion, GatewayRequest
-from pllm.sse import SSEEvent
+from pllm.schema import Completion, GatewayRequest
 from pllm.upstream import Upstream, UpstreamStream
 
 __all__ = ["Dispatcher", "Outcome", "StreamOutcome"]
@@ -41,25 +40,23 @@ class Outcome:
 @dataclass(slots=True)
 class StreamOutcome:
     target: Target
-    first: list[Chunk]
-    """Chunks already read: the stream is committed once these are sent."""
-    decoder: StreamDecoder
+    first: bytes
+    """Client bytes already produced: the stream is committed once these are sent."""
+    relay: StreamRelay
     upstream_s: float
     """Time from sending the request to the first chunk."""
-    _events: AsyncIterator[list[SSEEvent]]
+    _pieces: AsyncIterator[bytes]
     _stream: UpstreamStream
 
-    async def chunks(self) -> AsyncIterator[list[Chunk]]:
-        """The chunks after `first`, ending with the decoder's `flush()` output."""
-        feed = self.decoder.feed
+    async def rest(self) -> AsyncIterator[bytes]:
+        """The client bytes after `first`, ending with the relay's `flush()` output."""
+        feed = self.relay.feed
         try:
-            async for events in self._events:
-                out: list[Chunk] = []
-                for ev in events:
-                    out.extend(feed(ev.data, ev.event))
+            async for data in self._pieces:
+                out = feed(data)
                 if out:
                     yield out
-            tail = self.decoder.flush()
+            tail = self.relay.flush()
             if tail:
                 yield tail
         except ApiError as e:
@@ -138,20 +135,19 @@ class Dispatcher:
                 body = await stream.read_body()
                 complete = True
                 raise provider.parse_error(UpstreamResponse(stream.status, stream.headers, body))
-            decoder = provider.stream_decoder(req, target)
-            events = aiter(stream)
-            first: list[Chunk] = []
+            relay = provider.stream_relay(req, target)
+            pieces = aiter(stream)
+            first = b""
             while not first:
-                batch = await anext(events, None)
-                if batch is None:
-                    first = decoder.flush()
+                data = await anext(pieces, None)
+                if data is None:
+                    first = relay.flush()
                     if not first:
                         raise UpstreamError("the upstream ended the stream without any data")
                     break
-                for ev in batch:
-                    first.extend(decoder.feed(ev.data, ev.event))
-            outcome = StreamOutcome(target, first, decoder, time.perf_counter() - started,
-                                    events, stream)
+                first = relay.feed(data)
+            outcome = StreamOutcome(target, first, relay, time.perf_counter() - started,
+                                    pieces, stream)
             complete = True
             return outcome
         finally:

@@ -13,6 +13,7 @@ from pllm.providers.registry import ProviderRegistry, default_registry
 from pllm.router.dispatch import Dispatcher
 from pllm.router.table import build_table
 from pllm.server.auth import Auth
+from pllm.server.fastpath import FastPath
 from pllm.server.inference import blueprint as inference_bp
 from pllm.server.models import blueprint as models_bp
 from pllm.server.requests import request_id
@@ -46,6 +47,7 @@ def create_app(settings: Settings, *, registry: ProviderRegistry | None = None,
     app.extensions["pllm"] = state
     app.register_blueprint(inference_bp)
     app.register_blueprint(models_bp)
+    app.asgi_app = FastPath(app.asgi_app, state)  # type: ignore[method-assign]
 
     @app.before_serving
     async def _start() -> None:

@@ -18,16 +18,11 @@ import aiohttp
 
 from pllm.errors import UpstreamConnectError, UpstreamError, UpstreamTimeout
 from pllm.providers.base import UpstreamRequest, UpstreamResponse
-from pllm.sse import SSEDecoder, SSEEvent
 from pllm.upstream.local import local_response, local_stream
 
 __all__ = ["Upstream", "UpstreamStream"]
 
 log = logging.getLogger(__name__)
-
-# Events handed to a stream decoder per network read: (payload, event name).
-Events = list[SSEEvent]
-
 
 class UpstreamStream(Protocol):
     """An open streaming response: `status`/`headers` are known; iterate events, then close."""
@@ -35,7 +30,7 @@ class UpstreamStream(Protocol):
     status: int
     headers: Mapping[str, str]
 
-    def __aiter__(self) -> AsyncIterator[Events]: ...
+    def __aiter__(self) -> AsyncIterator[bytes]: ...
 
     async def read_body(self) -> bytes:
         """The whole body (for an error status)."""
@@ -54,18 +49,12 @@ class _HttpStream:
         self.status = resp.status
         self.headers: Mapping[str, str] = resp.headers
 
-    async def __aiter__(self) -> AsyncIterator[Events]:
-        decoder = SSEDecoder()
+    async def __aiter__(self) -> AsyncIterator[bytes]:
         try:
             async for data in self._resp.content.iter_any():
-                events = decoder.feed(data)
-                if events:
-                    yield events
+                yield data
         except (asyncio.TimeoutError, aiohttp.ClientError, OSError) as e:
             raise _transport_error(e, self._url, mid_stream=True) from None
-        rest = decoder.flush()
-        if rest:
-            yield rest
 
     async def read_body(self) -> bytes:
         try:

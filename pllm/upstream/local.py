@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 from pllm.providers.base import UpstreamRequest, UpstreamResponse
 from pllm.providers.mock import MockAnswer, respond
-from pllm.sse import SSEEvent
+from pllm.sse import encode_data
 
 __all__ = ["LocalStream", "local_response", "local_stream"]
 
@@ -31,13 +31,13 @@ class LocalStream:
         self.headers = _JSON
         self._answer = answer
 
-    async def __aiter__(self) -> AsyncIterator[list[SSEEvent]]:
+    async def __aiter__(self) -> AsyncIterator[bytes]:
         delay = self._answer.token_delay_s
         if not delay:
-            yield [SSEEvent(e) for e in self._answer.events]
+            yield b"".join(encode_data(e) for e in self._answer.events)
             return
         for e in self._answer.events:
-            yield [SSEEvent(e)]
+            yield encode_data(e)
             await asyncio.sleep(delay)
 
     async def read_body(self) -> bytes:

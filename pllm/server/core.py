@@ -1,0 +1,79 @@
+"""The inference handler, independent of the web framework: headers and body in, a reply out.
+
+Both the ASGI fast path (`fastpath.py`, what serves traffic) and the Quart routes
+(`inference.py`, what tests and tools see in the route map) call `handle_inference`, so there is
+one implementation of the hot path.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+
+import orjson
+
+from pllm.errors import ApiError
+from pllm.router.dispatch import StreamOutcome
+from pllm.schema import Endpoint
+from pllm.server.requests import parse_request, request_id
+from pllm.server.state import Gateway
+
+__all__ = ["BodyReply", "StreamReply", "handle_inference"]
+
+_DONE = b"data: [DONE]\n\n"
+JSON_TYPE = "application/json"
+SSE_TYPE = "text/event-stream; charset=utf-8"
+
+
+@dataclass(slots=True)
+class BodyReply:
+    body: bytes
+    headers: dict[str, str]
+    status: int = 200
+
+
+@dataclass(slots=True)
+class StreamReply:
+    """A committed stream: iterate `body()` to the end (or close it) exactly once."""
+
+    outcome: StreamOutcome
+    headers: dict[str, str]
+    status: int = 200
+
+    async def body(self) -> AsyncIterator[bytes]:
+        """Chunks as they come; an upstream failure now ends the stream with an OpenAI-style
+        error event (the SDKs raise on it) instead of a silent truncation."""
+        outcome = self.outcome
+        complete = False
+        try:
+            yield outcome.first
+            async for piece in outcome.rest():
+                yield piece
+            complete = True
+            yield _DONE
+        except ApiError as e:
+            yield b"data: " + orjson.dumps(e.body()) + b"\n\n"
+        finally:
+            await outcome.aclose(complete=complete)
+
+
+async def handle_inference(gw: Gateway, endpoint: Endpoint, headers: Mapping[str, str],
+                           body: bytes, started: float) -> BodyReply | StreamReply:
+    """Raises ApiError for anything answered with an error status."""
+    gw.auth.check(headers)
+    rid = request_id(headers)
+    req = parse_request(endpoint, body, rid)
+    if req.stream and endpoint != "embeddings":
+        outcome = await gw.dispatcher.open_stream(req)
+        overhead_ms = (time.perf_counter() - started - outcome.upstream_s) * 1000.0
+        return StreamReply(outcome, {
+            "content-type": SSE_TYPE, "cache-control": "no-cache", "x-accel-buffering": "no",
+            "x-request-id": rid, "x-pllm-model": outcome.target.deployment.id,
+            "x-pllm-overhead-ms": f"{overhead_ms:.3f}"})
+    result = await gw.dispatcher.complete(req)
+    overhead_ms = (time.perf_counter() - started - result.upstream_s) * 1000.0
+    return BodyReply(result.completion.body(), {
+        "content-type": JSON_TYPE, "x-request-id": rid,
+        "x-pllm-model": result.target.deployment.id,
+        "x-pllm-overhead-ms": f"{overhead_ms:.3f}"})
