@@ -18,15 +18,14 @@ from server import PllmServer  # noqa: E402
 def make_server(tmp_path: Path) -> Iterator[Callable[..., PllmServer]]:
     started: list[PllmServer] = []
 
-    def make(config: str | None, **kw: object) -> PllmServer:
+    def make(config: str | None = None, **kw: object) -> PllmServer:
         server = PllmServer(tmp_path, config, **kw)  # type: ignore[arg-type]
         started.append(server)
         return server.start()
 
     yield make
     for s in started:
-        if s.proc is not None and s.proc.poll() is None:
-            s.stop()
+        s.stop()
 
 
 @pytest.fixture(scope="module")

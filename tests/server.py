@@ -22,18 +22,19 @@ def free_port() -> int:
 
 
 class PllmServer:
-    """`pllm serve` with the given config text (or `--demo` when config is None)."""
+    """`pllm serve` with the given config text; with no config, `--demo` or (demo=False)
+    models discovered from the environment."""
 
-    def __init__(self, tmp: Path, config: str | None, *, args: tuple[str, ...] = (),
-                 env: dict[str, str] | None = None) -> None:
+    def __init__(self, tmp: Path, config: str | None = None, *, demo: bool = False,
+                 args: tuple[str, ...] = (), env: dict[str, str] | None = None) -> None:
         self.tmp = tmp
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = tmp / f"pllm-{self.port}.log"
         cmd = [sys.executable, "-m", "pllm", "serve", "--port", str(self.port)]
-        if config is None:
+        if demo:
             cmd.append("--demo")
-        else:
+        if config is not None:
             self.config_path = tmp / f"config-{self.port}.yaml"
             self.config_path.write_text(config)
             cmd += ["--config", str(self.config_path)]
@@ -66,14 +67,15 @@ class PllmServer:
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int:
         assert self.proc is not None
-        if self.proc.poll() is None:
+        if self.proc.poll() is None:  # idempotent: tests may have stopped it already
             self.proc.send_signal(sig)
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        self._log.close()
+        if not self._log.closed:
+            self._log.close()
         return self.proc.returncode
 
     def logs(self) -> str:

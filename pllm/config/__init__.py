@@ -71,8 +71,8 @@ def read_settings(
                         notes=tuple(notes)), []
     issues: list[Issue] = []
     tree = load_yaml(path, issues)
-    if any(i.severity == "error" for i in issues):
-        return None, issues
+    if not tree and any(i.severity == "error" for i in issues):
+        return None, issues  # unreadable: nothing more to say about its content
     settings, more = _parse(tree, env, allow_missing_env, str(path))
     issues.extend(more)
     if any(i.severity == "error" for i in issues):
@@ -110,7 +110,7 @@ def _parse(tree: LDict, env: dict[str, str], allow_missing_env: bool,
     creds = parse_credentials(r, r.sequence(tree, "credential_list", ""))
     models = r.sequence(tree, "model_list", "")
     deps = parse_model_list(r, models, creds, drop_params=server.drop_params) if models else []
-    if not deps and not any(i.severity == "error" for i in r.issues):
+    if not deps and not r.issues:
         r.warn("no models are configured: every request will be answered 404", "model_list",
                tree.mark)
     settings = Settings(deployments=tuple(deps), server=server, router=router,

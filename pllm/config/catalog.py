@@ -8,14 +8,17 @@ build actually serves is the provider registry's business (`pllm.providers.regis
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from pllm.config.litellm_names import LITELLM_PROVIDERS, OPENAI_COMPATIBLE_PROVIDERS
 
 __all__ = [
+    "ALIASES",
     "KNOWN_PROVIDERS",
     "PROVIDER_ENV",
     "ProviderEnv",
+    "env_providers",
     "infer_providers",
     "split_model",
 ]
@@ -32,14 +35,16 @@ class ProviderEnv:
     base: str | None = None
     version: str | None = None
     key_required: bool = True
+    base_required: bool = False
 
 
 _NATIVE: dict[str, ProviderEnv] = {
     "openai": ProviderEnv(key="OPENAI_API_KEY", base="OPENAI_BASE_URL"),
     "text-completion-openai": ProviderEnv(key="OPENAI_API_KEY", base="OPENAI_BASE_URL"),
-    "azure": ProviderEnv(key="AZURE_API_KEY", base="AZURE_API_BASE", version="AZURE_API_VERSION"),
+    "azure": ProviderEnv(key="AZURE_API_KEY", base="AZURE_API_BASE", version="AZURE_API_VERSION",
+                         base_required=True),
     "azure_text": ProviderEnv(key="AZURE_API_KEY", base="AZURE_API_BASE",
-                              version="AZURE_API_VERSION"),
+                              version="AZURE_API_VERSION", base_required=True),
     "anthropic": ProviderEnv(key="ANTHROPIC_API_KEY", base="ANTHROPIC_API_BASE"),
     "cohere": ProviderEnv(key="COHERE_API_KEY", base="COHERE_API_BASE"),
     "cohere_chat": ProviderEnv(key="COHERE_API_KEY", base="COHERE_API_BASE"),
@@ -67,9 +72,25 @@ def _compat_env(name: str, key_env: str | None) -> ProviderEnv:
 
 
 PROVIDER_ENV: dict[str, ProviderEnv] = {
-    **{n: _compat_env(n, k) for n, (_, k) in OPENAI_COMPATIBLE_PROVIDERS.items()},
     **_NATIVE,
+    **{n: _compat_env(n, k) for n, (_, k) in OPENAI_COMPATIBLE_PROVIDERS.items()
+       if n not in _NATIVE},
 }
+# Second names for a provider already listed (same credentials): wildcards and discovery skip them.
+ALIASES = frozenset({"text-completion-openai", "azure_text", "cohere_chat", "ollama_chat",
+                     "hosted_vllm"})
+
+
+def env_providers(env: Mapping[str, str]) -> list[str]:
+    """Providers whose credentials the environment holds, in a stable order."""
+    out = []
+    for name, spec in PROVIDER_ENV.items():
+        if name in ALIASES or not spec.key or not env.get(spec.key):
+            continue
+        if spec.base_required and not (spec.base and env.get(spec.base)):
+            continue
+        out.append(name)
+    return out
 
 
 def split_model(model: str) -> tuple[str | None, str]:

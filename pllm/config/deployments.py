@@ -12,10 +12,17 @@ import re
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 
-from pllm.config.catalog import KNOWN_PROVIDERS, PROVIDER_ENV, infer_providers, split_model
+from pllm.config.catalog import (
+    KNOWN_PROVIDERS,
+    PROVIDER_ENV,
+    env_providers,
+    infer_providers,
+    split_model,
+)
 from pllm.config.litellm_names import LITELLM_PARAMS_KEYS, MODEL_INFO_KEYS, MODEL_LIST_ENTRY_KEYS
 from pllm.config.model import Deployment, FrozenDict, Origin, Secret
 from pllm.config.reader import MISSING, Reader, suggest
@@ -53,6 +60,9 @@ _CORE = frozenset({
     "drop_params", "extra_headers", "headers", "litellm_credential_name", "custom_llm_provider",
 })
 USED_PARAMS = _CORE | REQUEST_DEFAULTS | PROVIDER_PARAMS
+# Credentials that stand in for an api_key (Entra ID tokens, AWS bearer tokens, the mock).
+_OTHER_CREDENTIALS = frozenset({"azure_ad_token", "client_secret", "azure_password",
+                                "aws_bearer_token", "mock_response"})
 _ENTRY_KEYS = frozenset({"model_name", "litellm_params", "model_info", "priority", "weight",
                          "deployments"})
 
@@ -195,7 +205,7 @@ def _targets(r: Reader, model: str, lp: LDict, path: str) -> list[tuple[str, str
             r.error("model '*' takes each provider's credentials from the environment; "
                     "write '<provider>/*' to give api_key or api_base", f"{path}.model", at)
             return []
-        found = [(p, "*") for p, e in PROVIDER_ENV.items() if e.key and e.key in r.env]
+        found = [(p, "*") for p in env_providers(r.env)]
         if not found:
             r.warn("model '*' matches nothing: no provider API key is set in the environment",
                    f"{path}.model", at)
@@ -250,11 +260,21 @@ def _env_defaults(
             base = r.env[spec.base]
         if version is None and spec.version and r.env.get(spec.version):
             version = r.env[spec.version]
-        if key is None and spec.key_required and "mock_response" not in lp and not is_pattern:
+        other_credential = any(k in lp for k in _OTHER_CREDENTIALS)
+        if key is None and spec.key_required and not other_credential and not is_pattern:
             msg = f"no api_key given and {spec.key} is not set"
             (r.warn if r.allow_missing_env else r.error)(msg, f"{path}.api_key", mark)
+    if base is not None and not _is_url(base):
+        where = "api_base" if "api_base" in lp else "base_url" if "base_url" in lp else "model"
+        r.error(f"api_base must be an http(s) URL, got '{base}'", f"{path}.{where}",
+                lp.at(where))
     return {"api_key": key, "api_base": base.rstrip("/") if base else None,
             "api_version": version}
+
+
+def _is_url(value: str) -> bool:
+    parts = urlsplit(value)
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
 def _headers(r: Reader, lp: LDict, path: str) -> dict[str, str]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from pllm.config.catalog import PROVIDER_ENV
+from pllm.config.catalog import ALIASES, PROVIDER_ENV
 from pllm.config.model import Deployment, FrozenDict, Origin, Secret
 
 __all__ = ["demo_deployments", "discover"]
@@ -29,7 +29,7 @@ def _numbered(env: Mapping[str, str], name: str) -> list[tuple[str, str]]:
 
 def discover(env: Mapping[str, str]) -> tuple[list[Deployment], list[str]]:
     """Deployments and one human-readable note per provider found."""
-    providers = list(_FIRST) + sorted(p for p in PROVIDER_ENV if p not in _FIRST)
+    providers = list(_FIRST) + sorted(p for p in PROVIDER_ENV if p not in _FIRST + tuple(ALIASES))
     deps: list[Deployment] = []
     notes: list[str] = []
     seen_vars: set[str] = set()
