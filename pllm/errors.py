@@ -206,6 +206,8 @@ class UpstreamError(ApiError):
 class ProviderError(UpstreamError):
     """The provider answered with an error status; `upstream_status` is what it sent."""
 
+    code = None
+
     def __init__(
         self,
         message: str,

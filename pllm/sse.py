@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["DONE", "SSEDecoder", "SSEEvent", "encode_data", "encode_event"]
+__all__ = ["DONE", "SSEDecoder", "SSEEvent", "encode_data", "encode_event", "normalize_newlines"]
 
 DONE = b"[DONE]"
 
@@ -25,17 +25,15 @@ class SSEEvent:
 class SSEDecoder:
     """Feed raw bytes as they arrive; `feed` returns the events completed by them."""
 
-    __slots__ = ("_buf", "_crlf")
+    __slots__ = ("_buf",)
 
     def __init__(self) -> None:
         self._buf = b""
-        self._crlf = False
 
     def feed(self, data: bytes) -> list[SSEEvent]:
-        if b"\r" in data or self._crlf:
-            self._crlf = True
-            data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         buf = self._buf + data if self._buf else data
+        if b"\r" in buf:
+            buf = normalize_newlines(buf)
         if b"\n\n" not in buf:
             self._buf = buf
             return []
@@ -44,9 +42,17 @@ class SSEDecoder:
 
     def flush(self) -> list[SSEEvent]:
         """Events left when the stream ends without a final blank line."""
-        rest, self._buf = self._buf, b""
+        rest, self._buf = self._buf.replace(b"\r", b"\n"), b""
         ev = _parse_block(rest.strip(b"\n")) if rest.strip() else None
         return [ev] if ev is not None else []
+
+
+def normalize_newlines(buf: bytes) -> bytes:
+    """CRLF and CR -> LF; a CR at the very end stays (its LF may be in the next piece)."""
+    tail = buf.endswith(b"\r")
+    body = buf[:-1] if tail else buf
+    body = body.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    return body + b"\r" if tail else body
 
 
 def _parse_block(block: bytes) -> SSEEvent | None:

@@ -157,7 +157,7 @@ def _deployments(
             out.append(Deployment(
                 id=str(model_info.get("id") or ""),
                 model_name=name, provider=provider, model=upstream,
-                organization=org, drop_params=drop,
+                organization=org, drop_params=drop, infer_provider=model == "*",
                 extra_headers=FrozenDict(headers), defaults=FrozenDict(defaults),
                 params=FrozenDict(params), model_info=FrozenDict(model_info),
                 origin=Origin(f"{mark.file}:{mark.line}:{mark.column} ({path})", mark.file,
@@ -260,7 +260,7 @@ def _env_defaults(
             base = r.env[spec.base]
         if version is None and spec.version and r.env.get(spec.version):
             version = r.env[spec.version]
-        other_credential = any(k in lp for k in _OTHER_CREDENTIALS)
+        other_credential = any(k in lp for k in _OTHER_CREDENTIALS | {"api_key"})
         if key is None and spec.key_required and not other_credential and not is_pattern:
             msg = f"no api_key given and {spec.key} is not set"
             (r.warn if r.allow_missing_env else r.error)(msg, f"{path}.api_key", mark)

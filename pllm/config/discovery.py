@@ -49,6 +49,7 @@ def discover(env: Mapping[str, str]) -> tuple[list[Deployment], list[str]]:
             version = env.get(spec.version + suffix) if spec.version else None
             made.append(Deployment(
                 id=f"{provider}-env-{i}", model_name="*", provider=provider, model="*",
+                infer_provider=True,
                 api_key=Secret(value), api_base=base.rstrip("/") if base else None,
                 api_version=version, origin=Origin(f"environment {var}"),
             ))

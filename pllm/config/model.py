@@ -116,8 +116,9 @@ class Deployment:
 
     Entries of `model_list` sharing a `model_name` form one model group. `model_name` and
     `model` may hold `*` wildcards (LiteLLM's passthrough): the part of the requested name that
-    `*` matched replaces `*` in `model`; `model == "*"` means "the provider is inferred from the
-    requested name", which is why such a deployment is bound to one `provider`.
+    `*` matched replaces `*` in `model`. With `infer_provider` (LiteLLM's bare `model: "*"`, and
+    deployments discovered from the environment) the deployment serves only requested names
+    whose provider, by prefix or by LiteLLM's name rules, is its own.
     """
 
     id: str
@@ -137,6 +138,7 @@ class Deployment:
     priority: int | None = None
     order: int | None = None
     drop_params: bool = False
+    infer_provider: bool = False
     extra_headers: FrozenDict = field(default_factory=FrozenDict)
     defaults: FrozenDict = field(default_factory=FrozenDict)
     """Request parameters applied when the client sends none (temperature, max_tokens, ...)."""

@@ -66,6 +66,8 @@ def error_from_body(provider: str, status: int, headers: Mapping[str, str],
         code = "context_length_exceeded"
     if code is not None and code.isdigit():
         code = None  # Azure's "429", vLLM's integer codes: the status already says it
+    if status == 429 and code is None:
+        code = "rate_limit_exceeded"
     if etype is None or etype[:1].isupper():  # vLLM's "BadRequestError"
         etype = _default_type(status)
     return ProviderError(

@@ -18,7 +18,7 @@ from pllm.providers.base import Target, UpstreamRequest, UpstreamResponse
 from pllm.providers.errors import error_from_body
 from pllm.providers.relay import encode_chunks
 from pllm.schema import Chunk, Completion, Endpoint, GatewayRequest, Usage
-from pllm.sse import SSEDecoder
+from pllm.sse import SSEDecoder, normalize_newlines
 
 __all__ = ["ENDPOINT_PATHS", "OpenAICompatible", "OpenAIRelay", "OpenAIStreamDecoder"]
 
@@ -125,8 +125,8 @@ class OpenAICompatible:
 # Events holding one of these need the decoder; all others are forwarded byte for byte.
 _SPECIAL = (b"[DONE]", b'"choices":[]', b'"choices": []', b'"usage":{', b'"usage": {',
             b'"error"')
-# Framing the fast path does not handle (CR line ends, named events): decode every event.
-_UNUSUAL = (b"\r", b"event:")
+# Framing the fast path does not handle (named events): decode every event.
+_UNUSUAL = (b"event:",)
 
 
 class OpenAIRelay:
@@ -146,6 +146,8 @@ class OpenAIRelay:
 
     def feed(self, data: bytes) -> bytes:
         buf = self._buf + data if self._buf else data
+        if b"\r" in buf:
+            buf = normalize_newlines(buf)
         end = buf.rfind(b"\n\n")
         if end < 0:
             self._buf = buf

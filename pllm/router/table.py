@@ -101,8 +101,7 @@ def _match(name: str, entries: list[tuple[Target | Unavailable, str]]) -> Match:
 
 def _substitute(dep: Deployment, name: str, captured: tuple[str, ...]) -> str | None:
     """The upstream model for a pattern match, or None when this deployment cannot serve it."""
-    if dep.model == "*":
-        # Provider-bound wildcard: serve only names whose provider is this deployment's.
+    if dep.infer_provider:
         if dep.provider not in infer_providers(name):
             return None
         return split_model(name)[1]
