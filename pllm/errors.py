@@ -199,7 +199,7 @@ class UpstreamError(ApiError):
 
     status = 502
     error_type = "api_error"
-    code = "upstream_error"
+    code: str | None = "upstream_error"
     retryable = True
 
 

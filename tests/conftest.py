@@ -10,8 +10,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from mockups import MockUpstream  # noqa: E402
-from server import PllmServer  # noqa: E402
+from mockups import MockUpstream
+from server import PllmServer
 
 
 @pytest.fixture

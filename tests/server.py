@@ -45,7 +45,7 @@ class PllmServer:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, wait: bool = True) -> PllmServer:
-        self._log = open(self.log_path, "wb")
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 (closed by stop())
         self.proc = subprocess.Popen(self.cmd, stdout=self._log, stderr=subprocess.STDOUT,
                                      env=self.env, cwd=self.tmp)
         if wait:

@@ -3,48 +3,48 @@
 from __future__ import annotations
 
 import os
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 __all__ = ["serve"]
 
 
-class Loop(str, Enum):
+class Loop(StrEnum):
     asyncio = "asyncio"
     uvloop = "uvloop"
 
 
 def serve(
-    config: Annotated[Optional[Path], typer.Option(  # noqa: UP007 (typer needs Optional)
+    config: Annotated[Path | None, typer.Option(
         "--config", "-c", help="Config file. Default: ./config.yaml when present, else models "
         "are discovered from provider keys in the environment.")] = None,
-    host: Annotated[Optional[str], typer.Option(  # noqa: UP007
+    host: Annotated[str | None, typer.Option(
         help="Address to bind. [default: 127.0.0.1, or server.host]")] = None,
-    port: Annotated[Optional[int], typer.Option(  # noqa: UP007
+    port: Annotated[int | None, typer.Option(
         help="Port to bind. [default: 8080, or server.port]")] = None,
-    workers: Annotated[Optional[int], typer.Option(  # noqa: UP007
+    workers: Annotated[int | None, typer.Option(
         min=1, help="Worker processes sharing the port. [default: 1]")] = None,
-    db: Annotated[Optional[Path], typer.Option(  # noqa: UP007
+    db: Annotated[Path | None, typer.Option(
         help="SQLite database for keys, spend and audit (used once those features are on).")
     ] = None,
     demo: Annotated[bool, typer.Option(
         help="Serve built-in mock models: no keys, no network.")] = False,
-    loop: Annotated[Optional[Loop], typer.Option(  # noqa: UP007
+    loop: Annotated[Loop | None, typer.Option(
         help="Event loop. [default: asyncio, measured faster here; see benchmarks/]")] = None,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
 ) -> None:
     """Run the gateway (an OpenAI-compatible API on http://HOST:PORT/v1)."""
     from dataclasses import replace
 
+    from pllm.cli.output import banner, print_issues, stderr
     from pllm.config import demo_settings, find_config, load_settings
     from pllm.errors import ConfigError
     from pllm.logs import setup_logging
-    from pllm.server.run import BindRefused, serve as run_server
-
-    from pllm.cli.output import banner, print_issues, stderr
+    from pllm.server.run import BindRefused
+    from pllm.server.run import serve as run_server
 
     path = config if config is not None else (None if demo else find_config())
     if config is not None and not config.is_file():
@@ -55,9 +55,10 @@ def serve(
     except ConfigError as e:
         print_issues(e.issues, stderr)
         raise typer.Exit(1) from None
-    overrides = {k: v for k, v in (("host", host), ("port", port), ("workers", workers),
-                                   ("loop", loop.value if loop else None)) if v is not None}
-    settings = replace(settings, server=replace(settings.server, **overrides))
+    s = settings.server
+    settings = replace(settings, server=replace(
+        s, host=host or s.host, port=port or s.port, workers=workers or s.workers,
+        loop=loop.value if loop else s.loop))
     if db is not None:
         settings = replace(settings, server=replace(settings.server,
                                                     database_url=f"sqlite:///{db}"))

@@ -126,7 +126,7 @@ _RULES: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
 def infer_providers(name: str) -> tuple[str, ...]:
     """Providers that can serve a requested model name, best first (LiteLLM's inference:
     `gpt-*` -> openai, `claude-*` -> anthropic, ...). A `provider/` prefix decides alone."""
-    prefix, rest = split_model(name)
+    prefix, _ = split_model(name)
     if prefix is not None:
         return (prefix,)
     if _BEDROCK_ID.match(name):

@@ -47,7 +47,8 @@ PROVIDER_PARAMS = frozenset({
     "vertex_project", "vertex_location", "vertex_credentials", "vertex_ai_project",
     "vertex_ai_location", "azure_ad_token", "tenant_id", "client_id", "client_secret",
     "azure_username", "azure_password", "azure_scope", "region_name",
-    "mock_response", "mock_latency_ms", "mock_token_delay_ms", "input_cost_per_token", "output_cost_per_token",
+    "mock_response", "mock_latency_ms", "mock_token_delay_ms",
+    "input_cost_per_token", "output_cost_per_token",
     "input_cost_per_second", "output_cost_per_second", "use_in_pass_through",
 })
 SECRET_PARAMS = frozenset({
@@ -141,7 +142,8 @@ def _deployments(
     r.check_keys(lp, path, USED_PARAMS, tolerated=LITELLM_PARAMS_KEYS - USED_PARAMS)
     model = r.string(lp, "model", path, required=True)
     targets = _targets(r, model, lp, path) if model is not None else []
-    orgs = r.string_list(lp, "organization", path) or [None]
+    given = r.string_list(lp, "organization", path)
+    orgs: list[str | None] = list(given) if given else [None]
     fields = _fields(r, lp, path, common)
     defaults = _present(r, lp, path, REQUEST_DEFAULTS)
     params = {k: _param(k, v) for k, v in _present(r, lp, path, PROVIDER_PARAMS).items()}

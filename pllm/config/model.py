@@ -165,7 +165,8 @@ class CircuitBreakerSettings:
 
 
 Strategy = Literal[
-    "round_robin", "least_busy", "weighted", "priority", "latency_based", "usage_based", "cost_based"
+    "round_robin", "least_busy", "weighted", "priority", "latency_based", "usage_based",
+    "cost_based",
 ]
 
 

@@ -14,7 +14,7 @@ _SKIP = frozenset({"origin", "warnings", "notes"})
 
 
 def settings_to_dict(settings: Settings) -> dict[str, Any]:
-    out = _plain(settings)
+    out: dict[str, Any] = _plain(settings)
     out["model_list"] = [_deployment(d) for d in settings.deployments]
     out.pop("deployments", None)
     return out

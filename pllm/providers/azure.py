@@ -12,7 +12,7 @@ from pllm.providers.base import Target, UpstreamRequest
 from pllm.providers.openai import ENDPOINT_PATHS, OpenAICompatible
 from pllm.schema import GatewayRequest
 
-__all__ = ["Azure", "DEFAULT_API_VERSION"]
+__all__ = ["DEFAULT_API_VERSION", "Azure"]
 
 DEFAULT_API_VERSION = "2024-10-21"
 # The first GA/preview versions that accept stream_options (Azure rejects it before).

@@ -78,7 +78,8 @@ def respond(path: str, settings: Mapping[str, str], body: bytes) -> MockAnswer:
     legacy = path.endswith("/completions") and not path.endswith("/chat/completions")
     texts = _prompt_texts(req, legacy)
     prompt_tokens = sum(count_tokens(t) for t in texts)
-    n = req.get("n") if isinstance(req.get("n"), int) and req.get("n", 1) > 0 else 1
+    n_given = req.get("n")
+    n = n_given if isinstance(n_given, int) and n_given > 0 else 1
     fixed = settings.get("mock_response")
     call = None if legacy or fixed else _tool_call(req)
     reply = fixed if fixed is not None else _reply(req, texts)
@@ -216,7 +217,8 @@ def _chat_stream(req: dict[str, Any], model: str, reply: str, call: dict[str, An
 def _embeddings(req: dict[str, Any], model: str) -> dict[str, Any]:
     raw = req.get("input", "")
     inputs = raw if isinstance(raw, list) else [raw]
-    dims = req.get("dimensions") if isinstance(req.get("dimensions"), int) else 64
+    dims_given = req.get("dimensions")
+    dims = dims_given if isinstance(dims_given, int) else 64
     as_b64 = req.get("encoding_format") == "base64"
     data = []
     tokens = 0

@@ -1,4 +1,4 @@
-"""The orchestrator: resolve the model -> choose a deployment -> translate -> send -> translate back.
+"""The orchestrator: resolve the model -> choose a deployment -> translate -> send -> translate.
 
 For streams it reads until the first chunk before handing the stream to the server, so an
 upstream that fails before producing anything is reported as a normal error response (and, with

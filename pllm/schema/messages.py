@@ -8,9 +8,15 @@ OpenAI-compatible ones forward the rest untouched.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
-__all__ = ["Endpoint", "GatewayRequest"]
+__all__ = ["Endpoint", "GatewayRequest", "Headers"]
+
+
+class Headers(Protocol):
+    """Request headers, looked up by lower-case name (a dict, or a case-insensitive mapping)."""
+
+    def get(self, key: str, /) -> str | None: ...
 
 Endpoint = Literal["chat", "completions", "embeddings"]
 

@@ -47,7 +47,7 @@ def create_app(settings: Settings, *, registry: ProviderRegistry | None = None,
     app.extensions["pllm"] = state
     app.register_blueprint(inference_bp)
     app.register_blueprint(models_bp)
-    app.asgi_app = FastPath(app.asgi_app, state)  # type: ignore[method-assign]
+    app.asgi_app = FastPath(app.asgi_app, state)  # type: ignore[method-assign,assignment,arg-type]
 
     @app.before_serving
     async def _start() -> None:

@@ -4,15 +4,15 @@ master key the gateway is open (and `pllm serve` refuses to bind beyond loopback
 from __future__ import annotations
 
 import hmac
-from collections.abc import Mapping
 
 from pllm.config.model import Secret
 from pllm.errors import AuthenticationFailed
+from pllm.schema import Headers
 
 __all__ = ["Auth", "presented_key"]
 
 
-def presented_key(headers: Mapping[str, str]) -> str | None:
+def presented_key(headers: Headers) -> str | None:
     """The key from `Authorization: Bearer`, `X-API-Key` or Azure-style `api-key`."""
     value = headers.get("authorization")
     if value:
@@ -31,7 +31,7 @@ class Auth:
     def open(self) -> bool:
         return self._master is None
 
-    def check(self, headers: Mapping[str, str]) -> None:
+    def check(self, headers: Headers) -> None:
         if self._master is None:
             return
         key = presented_key(headers)

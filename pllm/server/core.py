@@ -8,14 +8,14 @@ one implementation of the hot path.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 
 import orjson
 
 from pllm.errors import ApiError
 from pllm.router.dispatch import StreamOutcome
-from pllm.schema import Endpoint
+from pllm.schema import Endpoint, Headers
 from pllm.server.requests import parse_request, request_id
 from pllm.server.state import Gateway
 
@@ -41,7 +41,7 @@ class StreamReply:
     headers: dict[str, str]
     status: int = 200
 
-    async def body(self) -> AsyncIterator[bytes]:
+    async def body(self) -> AsyncGenerator[bytes, None]:
         """Chunks as they come; an upstream failure now ends the stream with an OpenAI-style
         error event (the SDKs raise on it) instead of a silent truncation."""
         outcome = self.outcome
@@ -58,7 +58,7 @@ class StreamReply:
             await outcome.aclose(complete=complete)
 
 
-async def handle_inference(gw: Gateway, endpoint: Endpoint, headers: Mapping[str, str],
+async def handle_inference(gw: Gateway, endpoint: Endpoint, headers: Headers,
                            body: bytes, started: float) -> BodyReply | StreamReply:
     """Raises ApiError for anything answered with an error status."""
     gw.auth.check(headers)

@@ -33,12 +33,13 @@ ROUTES: dict[str, Endpoint] = {
 async def _view() -> Response:
     started = time.perf_counter()
     endpoint = ROUTES[request.path]
-    reply = await handle_inference(gateway(), endpoint, request.headers,
-                                   await request.get_data(cache=False), started)
+    body = await request.get_data(cache=False, as_text=False)
+    assert isinstance(body, bytes)
+    reply = await handle_inference(gateway(), endpoint, request.headers, body, started)
     if isinstance(reply, BodyReply):
         return Response(reply.body, status=reply.status, headers=reply.headers)
     response = Response(reply.body(), status=reply.status, headers=reply.headers)
-    response.timeout = None  # type: ignore[assignment]
+    response.timeout = None
     return response
 
 

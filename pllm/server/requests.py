@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
 from typing import Any
 
 import orjson
 
 from pllm.errors import InvalidRequest
-from pllm.schema import Endpoint, GatewayRequest
+from pllm.schema import Endpoint, GatewayRequest, Headers
 
 __all__ = ["parse_request", "request_id"]
 
@@ -23,7 +22,7 @@ _REQUIRED: dict[Endpoint, tuple[str, ...]] = {
 _SAFE_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 
 
-def request_id(headers: Mapping[str, str]) -> str:
+def request_id(headers: Headers) -> str:
     """The client's `x-request-id` when it is a sane token, else a new one."""
     given = headers.get("x-request-id")
     if given and _SAFE_ID.fullmatch(given):

@@ -53,13 +53,13 @@ class _HttpStream:
         try:
             async for data in self._resp.content.iter_any():
                 yield data
-        except (asyncio.TimeoutError, aiohttp.ClientError, OSError) as e:
+        except (TimeoutError, aiohttp.ClientError, OSError) as e:
             raise _transport_error(e, self._url, mid_stream=True) from None
 
     async def read_body(self) -> bytes:
         try:
             return await self._resp.read()
-        except (asyncio.TimeoutError, aiohttp.ClientError, OSError) as e:
+        except (TimeoutError, aiohttp.ClientError, OSError) as e:
             raise _transport_error(e, self._url) from None
         finally:
             self._resp.release()
@@ -125,7 +125,7 @@ class Upstream:
                                             timeout=self._timeout(timeout)) as resp:
                 body = await resp.read()
                 return UpstreamResponse(resp.status, resp.headers, body)
-        except (asyncio.TimeoutError, aiohttp.ClientError, OSError) as e:
+        except (TimeoutError, aiohttp.ClientError, OSError) as e:
             raise _transport_error(e, req.url) from None
 
     async def open_stream(self, req: UpstreamRequest, *, read_timeout: float) -> UpstreamStream:
@@ -139,7 +139,7 @@ class Upstream:
             resp = await self.session.request(
                 req.method, req.url, data=req.body, headers=dict(req.headers),
                 timeout=self._timeout(None, read_timeout))
-        except (asyncio.TimeoutError, aiohttp.ClientError, OSError) as e:
+        except (TimeoutError, aiohttp.ClientError, OSError) as e:
             raise _transport_error(e, req.url) from None
         return _HttpStream(resp, req.url)
 

@@ -4,7 +4,7 @@ with its configured latency, so the demo and benchmarks exercise the real reques
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from urllib.parse import urlsplit
 
 from pllm.providers.base import UpstreamRequest, UpstreamResponse
@@ -28,7 +28,7 @@ class LocalStream:
 
     def __init__(self, answer: MockAnswer) -> None:
         self.status = answer.status
-        self.headers = _JSON
+        self.headers: Mapping[str, str] = _JSON
         self._answer = answer
 
     async def __aiter__(self) -> AsyncIterator[bytes]:

@@ -73,7 +73,8 @@ def test_show_masks_every_secret(tmp_path: Path) -> None:
     cfg = tmp_path / "c.yaml"
     cfg.write_text("model_list:\n  - model_name: a\n    litellm_params:\n"
                    "      model: azure/dep\n      api_base: https://r.openai.azure.com\n"
-                   "      api_key: os.environ/SHOW_KEY\n      azure_ad_token: eyJ-super-secret-token\n"
+                   "      api_key: os.environ/SHOW_KEY\n"
+                   "      azure_ad_token: eyJ-super-secret-token\n"
                    "general_settings:\n  master_key: sk-master-show-secret-value\n")
     done = pllm("config", "show", str(cfg), env={"SHOW_KEY": "az-show-secret-value-1234"})
     assert done.returncode == 0, done.stderr

@@ -63,7 +63,8 @@ def upstream() -> Iterator[MockUpstream]:
 
 
 @pytest.fixture(scope="module")
-def gateway(upstream: MockUpstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[PllmServer]:
+def gateway(upstream: MockUpstream,
+            tmp_path_factory: pytest.TempPathFactory) -> Iterator[PllmServer]:
     from server import free_port
 
     config = CONFIG.format(url=upstream.url, dead_port=free_port())
@@ -204,7 +205,8 @@ def test_embeddings_float_and_base64(client: openai.OpenAI, upstream: MockUpstre
     floats = client.embeddings.create(model="embed", input=["a", "b"])
     assert len(floats.data) == 2 and len(floats.data[0].embedding) > 0
     assert last_request(upstream).path == "/v1/embeddings"
-    raw = httpx.post(str(client.base_url) + "embeddings", headers={"authorization": f"Bearer {MASTER}"},
+    raw = httpx.post(str(client.base_url) + "embeddings",
+                     headers={"authorization": f"Bearer {MASTER}"},
                      json={"model": "embed", "input": "a", "encoding_format": "base64"})
     blob = base64.b64decode(raw.json()["data"][0]["embedding"])
     assert list(struct.unpack(f"<{len(blob) // 4}f", blob)) == pytest.approx(

@@ -31,16 +31,23 @@ from .openai_payloads import Json, Profile, Rejection
 
 __all__ = ["Fault", "MockUpstream", "Recorded"]
 
-_SUFFIX = {"chat": "/chat/completions", "completions": "/completions", "embeddings": "/embeddings",
-           "models": "/models", "model": "/models/(?P<model>.+)"}
+_SUFFIX = {
+    "chat": "/chat/completions",
+    "completions": "/completions",
+    "embeddings": "/embeddings",
+    "models": "/models",
+    "model": "/models/(?P<model>.+)",
+}
 _ID_PREFIX = {"chat": "chatcmpl", "completions": "cmpl", "embeddings": "emb"}
 _Route = tuple[str, dict[str, str]]  # operation name, path parameters
 
 
 def _routes(prefix: str, ops: str) -> list[tuple[str, str, re.Pattern[str]]]:
     """(method, operation, path pattern) for each operation served under `prefix`."""
-    return [("GET" if op.startswith("model") else "POST", op, re.compile(prefix + _SUFFIX[op]))
-            for op in ops.split()]
+    return [
+        ("GET" if op.startswith("model") else "POST", op, re.compile(prefix + _SUFFIX[op]))
+        for op in ops.split()
+    ]
 
 
 _ROUTES: dict[Profile, list[tuple[str, str, re.Pattern[str]]]] = {
@@ -92,75 +99,122 @@ class Fault:
         return self.path_contains is None or self.path_contains in path
 
     @classmethod
-    def rate_limit(cls, retry_after: int = 7, *, profile: Profile = "openai",
-                   path_contains: str | None = None) -> Fault:
+    def rate_limit(
+        cls, retry_after: int = 7, *, profile: Profile = "openai", path_contains: str | None = None
+    ) -> Fault:
         """429 with the profile's real body, `retry-after` (Azure also `retry-after-ms`) and x-ratelimit-*."""
         headers = {"retry-after": str(retry_after)}
         if profile == "azure":
-            body = p.azure_error("429", "Requests to the ChatCompletions_Create Operation under Azure "
-                                        "OpenAI API version 2024-10-21 have exceeded token rate limit of "
-                                        "your current OpenAI S0 pricing tier. Please retry after "
-                                        f"{retry_after} seconds. Please go here: "
-                                        "https://aka.ms/oai/quotaincrease if you would like to further "
-                                        "increase the default rate limit.")
-            headers |= {"retry-after-ms": str(retry_after * 1000), "x-ratelimit-remaining-tokens": "0"}
+            body = p.azure_error(
+                "429",
+                "Requests to the ChatCompletions_Create Operation under Azure "
+                "OpenAI API version 2024-10-21 have exceeded token rate limit of "
+                "your current OpenAI S0 pricing tier. Please retry after "
+                f"{retry_after} seconds. Please go here: "
+                "https://aka.ms/oai/quotaincrease if you would like to further "
+                "increase the default rate limit.",
+            )
+            headers |= {
+                "retry-after-ms": str(retry_after * 1000),
+                "x-ratelimit-remaining-tokens": "0",
+            }
         elif profile == "groq":
-            body = p.error(profile, "Rate limit reached for model `llama-3.3-70b-versatile` in organization "
-                                    "`org_mock` service tier `on_demand` on tokens per minute (TPM): Limit "
-                                    f"6000, Used 5800, Requested 400. Please try again in {retry_after}s. "
-                                    "Visit https://console.groq.com/docs/rate-limits for more information.",
-                           kind="tokens", code="rate_limit_exceeded")
-            headers |= {"x-ratelimit-remaining-tokens": "0", "x-ratelimit-reset-tokens": f"{retry_after}s"}
+            body = p.error(
+                profile,
+                "Rate limit reached for model `llama-3.3-70b-versatile` in organization "
+                "`org_mock` service tier `on_demand` on tokens per minute (TPM): Limit "
+                f"6000, Used 5800, Requested 400. Please try again in {retry_after}s. "
+                "Visit https://console.groq.com/docs/rate-limits for more information.",
+                kind="tokens",
+                code="rate_limit_exceeded",
+            )
+            headers |= {
+                "x-ratelimit-remaining-tokens": "0",
+                "x-ratelimit-reset-tokens": f"{retry_after}s",
+            }
         else:
-            body = p.error(profile, "Rate limit reached for gpt-4o-mini in organization org-mock on requests "
-                                    "per min (RPM): Limit 500, Used 500, Requested 1. Please try again in "
-                                    f"{retry_after}s. Visit https://platform.openai.com/account/rate-limits "
-                                    "to learn more.", kind="requests", code="rate_limit_exceeded")
-            headers |= {"x-ratelimit-remaining-requests": "0",
-                        "x-ratelimit-reset-requests": f"{retry_after}s"}
+            body = p.error(
+                profile,
+                "Rate limit reached for gpt-4o-mini in organization org-mock on requests "
+                "per min (RPM): Limit 500, Used 500, Requested 1. Please try again in "
+                f"{retry_after}s. Visit https://platform.openai.com/account/rate-limits "
+                "to learn more.",
+                kind="requests",
+                code="rate_limit_exceeded",
+            )
+            headers |= {
+                "x-ratelimit-remaining-requests": "0",
+                "x-ratelimit-reset-requests": f"{retry_after}s",
+            }
         return cls(status=429, body=body, headers=headers, path_contains=path_contains)
 
     @classmethod
     def context_length(cls, *, path_contains: str | None = None) -> Fault:
         """400 context_length_exceeded (OpenAI's body; Azure sends the same)."""
-        body = p.error("openai", "This model's maximum context length is 16385 tokens. However, your "
-                                 "messages resulted in 16468 tokens. Please reduce the length of the "
-                                 "messages.",
-                       param="messages", code="context_length_exceeded")
+        body = p.error(
+            "openai",
+            "This model's maximum context length is 16385 tokens. However, your "
+            "messages resulted in 16468 tokens. Please reduce the length of the "
+            "messages.",
+            param="messages",
+            code="context_length_exceeded",
+        )
         return cls(status=400, body=body, path_contains=path_contains)
 
     @classmethod
     def server_error(cls, *, path_contains: str | None = None) -> Fault:
         """500 server_error."""
-        body = p.error("openai", "The server had an error while processing your request. Sorry about that!",
-                       kind="server_error")
+        body = p.error(
+            "openai",
+            "The server had an error while processing your request. Sorry about that!",
+            kind="server_error",
+        )
         return cls(status=500, body=body, path_contains=path_contains)
 
     @classmethod
     def overloaded(cls, *, path_contains: str | None = None) -> Fault:
         """503 "model is currently overloaded"."""
-        body = p.error("openai", "That model is currently overloaded with other requests. You can retry your "
-                                 "request, or contact us through our help center at help.openai.com if the "
-                                 "error persists.", kind="server_error")
+        body = p.error(
+            "openai",
+            "That model is currently overloaded with other requests. You can retry your "
+            "request, or contact us through our help center at help.openai.com if the "
+            "error persists.",
+            kind="server_error",
+        )
         return cls(status=503, body=body, path_contains=path_contains)
 
     @classmethod
     def tool_use_failed(cls, *, path_contains: str | None = None) -> Fault:
         """Groq's 400 tool_use_failed with `failed_generation`."""
-        body = p.error("groq", "Failed to call a function. Please adjust your prompt. See "
-                               "'failed_generation' for more details.", code="tool_use_failed")
+        body = p.error(
+            "groq",
+            "Failed to call a function. Please adjust your prompt. See "
+            "'failed_generation' for more details.",
+            code="tool_use_failed",
+        )
         body["error"]["failed_generation"] = '<function=get_weather>"location": "Paris"}</function>'
         return cls(status=400, body=body, path_contains=path_contains)
 
     @classmethod
     def content_filter(cls, *, path_contains: str | None = None) -> Fault:
         """Azure's 400 for a prompt its content filter blocked (with `innererror`)."""
-        body = {"error": {
-            "message": "The response was filtered due to the prompt triggering Azure OpenAI's content "
-                       "management policy. Please modify your prompt and retry.",
-            "type": None, "param": "prompt", "code": "content_filter", "status": 400,
-            "innererror": {"code": "ResponsibleAIPolicyViolation", "content_filter_result": {
-                **p.SAFE_FILTER, "violence": {"filtered": True, "severity": "medium"}}}}}
+        body = {
+            "error": {
+                "message": "The response was filtered due to the prompt triggering Azure OpenAI's content "
+                "management policy. Please modify your prompt and retry.",
+                "type": None,
+                "param": "prompt",
+                "code": "content_filter",
+                "status": 400,
+                "innererror": {
+                    "code": "ResponsibleAIPolicyViolation",
+                    "content_filter_result": {
+                        **p.SAFE_FILTER,
+                        "violence": {"filtered": True, "severity": "medium"},
+                    },
+                },
+            }
+        }
         return cls(status=400, body=body, path_contains=path_contains)
 
 
@@ -178,8 +232,9 @@ class _Reply:
 class MockUpstream:
     """A local OpenAI / Azure OpenAI / Groq server; see the module docstring. Thread-safe."""
 
-    def __init__(self, profile: Profile, api_key: str = "sk-upstream-test",
-                 api_version_required: bool = True) -> None:
+    def __init__(
+        self, profile: Profile, api_key: str = "sk-upstream-test", api_version_required: bool = True
+    ) -> None:
         self.profile: Profile = profile
         self.api_key = api_key
         self.api_version_required = api_version_required
@@ -218,8 +273,12 @@ class MockUpstream:
     def __enter__(self) -> MockUpstream:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.stop()
 
     def _run(self) -> None:
@@ -323,8 +382,15 @@ class MockUpstream:
         if self.profile == "azure" and route is not None:
             from_body = parsed.get("model") if isinstance(parsed, dict) else None
             deployment = route[1].get("deployment") or from_body
-        recorded = Recorded(request.method, request.path, dict(request.query),
-                            {k.lower(): v for k, v in request.headers.items()}, raw, parsed, deployment)
+        recorded = Recorded(
+            request.method,
+            request.path,
+            dict(request.query),
+            {k.lower(): v for k, v in request.headers.items()},
+            raw,
+            parsed,
+            deployment,
+        )
         with self._lock:
             self._requests.append(recorded)
 
@@ -357,14 +423,20 @@ class MockUpstream:
         stamp = p.new_stamp(self.profile, body, op, _ID_PREFIX[op])
         if op == "embeddings":
             return self._json(200, p.embeddings(self.profile, body, stamp))
-        whole, chunks = {"chat": (p.chat_completion, p.chat_chunks),
-                         "completions": (p.text_completion, p.completion_chunks)}[op]
+        whole, chunks = {
+            "chat": (p.chat_completion, p.chat_chunks),
+            "completions": (p.text_completion, p.completion_chunks),
+        }[op]
         if body.get("stream") is True:
             return self._sse(chunks(self.profile, body, stamp))
         return self._json(200, whole(self.profile, body, stamp))
 
     def _scripted(self, fault: Fault) -> _Reply:
-        body = fault.body if fault.body is None or isinstance(fault.body, bytes) else orjson.dumps(fault.body)
+        body = (
+            fault.body
+            if fault.body is None or isinstance(fault.body, bytes)
+            else orjson.dumps(fault.body)
+        )
         headers = self._headers("application/json")
         headers.update(fault.headers)
         return _Reply(fault.status or 200, headers, [body or b""], stream=False)
@@ -373,7 +445,9 @@ class MockUpstream:
         return _Reply(status, self._headers("application/json"), [orjson.dumps(body)], stream=False)
 
     def _sse(self, chunks: list[Json]) -> _Reply:
-        parts = [b"data: " + orjson.dumps(chunk) + b"\n\n" for chunk in chunks] + [b"data: [DONE]\n\n"]
+        parts = [b"data: " + orjson.dumps(chunk) + b"\n\n" for chunk in chunks] + [
+            b"data: [DONE]\n\n"
+        ]
         return _Reply(200, self._headers("text/event-stream; charset=utf-8"), parts, stream=True)
 
     def _headers(self, content_type: str) -> CIMultiDict[str]:
@@ -395,8 +469,9 @@ def _hang_up(request: web.Request) -> None:
         request.transport.close()
 
 
-async def _emit(request: web.Request, reply: _Reply,
-                fault: Fault) -> tuple[web.StreamResponse, bool]:
+async def _emit(
+    request: web.Request, reply: _Reply, fault: Fault
+) -> tuple[web.StreamResponse, bool]:
     """Send a reply part by part (one write, hence one flush, per SSE event), applying the fault's
     timing; also says whether the client stayed to the end."""
     response = web.StreamResponse(status=reply.status, headers=reply.headers)

@@ -33,29 +33,55 @@ Profile = Literal["openai", "azure", "groq"]
 Json = dict[str, Any]
 
 FINGERPRINT = "fp_mock0001"
-AZURE_MODELS = {"chat": "gpt-4o-2024-08-06", "completions": "gpt-35-turbo-instruct-0914",
-                "embeddings": "text-embedding-3-small"}
-SAFE_FILTER: Json = {name: {"filtered": False, "severity": "safe"}
-                     for name in ("hate", "self_harm", "sexual", "violence")}
+AZURE_MODELS = {
+    "chat": "gpt-4o-2024-08-06",
+    "completions": "gpt-35-turbo-instruct-0914",
+    "embeddings": "text-embedding-3-small",
+}
+SAFE_FILTER: Json = {
+    name: {"filtered": False, "severity": "safe"}
+    for name in ("hate", "self_harm", "sexual", "violence")
+}
 MODELS: dict[str, list[Json]] = {  # served by the openai and groq profiles
     "openai": [
         {"id": "gpt-4o-mini", "object": "model", "created": 1721172741, "owned_by": "system"},
         {"id": "gpt-4o", "object": "model", "created": 1715367049, "owned_by": "system"},
-        {"id": "text-embedding-3-small", "object": "model", "created": 1705948997, "owned_by": "system"},
+        {
+            "id": "text-embedding-3-small",
+            "object": "model",
+            "created": 1705948997,
+            "owned_by": "system",
+        },
     ],
     "groq": [
-        {"id": "llama-3.3-70b-versatile", "object": "model", "created": 1733447754, "owned_by": "Meta",
-         "active": True, "context_window": 131072, "public_apps": None, "max_completion_tokens": 32768},
+        {
+            "id": "llama-3.3-70b-versatile",
+            "object": "model",
+            "created": 1733447754,
+            "owned_by": "Meta",
+            "active": True,
+            "context_window": 131072,
+            "public_apps": None,
+            "max_completion_tokens": 32768,
+        },
     ],
 }
-_SAMPLES: dict[str, Any] = {"string": "Paris", "integer": 1, "number": 1.5, "boolean": True, "array": []}
+_SAMPLES: dict[str, Any] = {
+    "string": "Paris",
+    "integer": 1,
+    "number": 1.5,
+    "boolean": True,
+    "array": [],
+}
 _ARGUMENT_PIECE = 8  # characters of tool-call arguments per stream fragment
 _LEGACY_MAX_TOKENS = 16  # OpenAI's default max_tokens for /v1/completions
 _API_VERSION = re.compile(r"\d{4}-\d{2}-\d{2}(-preview)?")
-_BAD_JSON = ("We could not parse the JSON body of your request. (HINT: This likely means you aren't using "
-             "your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not "
-             "valid JSON. If you have trouble figuring out how to fix this, please contact us through our "
-             "help center at help.openai.com.)")
+_BAD_JSON = (
+    "We could not parse the JSON body of your request. (HINT: This likely means you aren't using "
+    "your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not "
+    "valid JSON. If you have trouble figuring out how to fix this, please contact us through our "
+    "help center at help.openai.com.)"
+)
 
 
 @dataclass
@@ -89,7 +115,9 @@ class Answer:
 def new_stamp(profile: Profile, body: Json, op: str, prefix: str) -> Stamp:
     """A fresh response identity; Azure reports the deployed model, the others echo the request."""
     model = AZURE_MODELS[op] if profile == "azure" else str(body.get("model", ""))
-    return Stamp(f"{prefix}-{uuid.uuid4().hex[:24]}", int(time.time()), model, f"req_{uuid.uuid4().hex[:26]}")
+    return Stamp(
+        f"{prefix}-{uuid.uuid4().hex[:24]}", int(time.time()), model, f"req_{uuid.uuid4().hex[:26]}"
+    )
 
 
 def words(text: str) -> int:
@@ -129,16 +157,27 @@ def _word_pieces(text: str) -> list[str]:
 
 def _usage(profile: Profile, prompt: int, completion: int) -> Json:
     """A usage object with the profile's extras (OpenAI detail objects, Groq timings in seconds)."""
-    out: Json = {"prompt_tokens": prompt, "completion_tokens": completion,
-                 "total_tokens": prompt + completion}
+    out: Json = {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
     if profile == "openai":
         out["prompt_tokens_details"] = {"cached_tokens": 0, "audio_tokens": 0}
-        out["completion_tokens_details"] = {"reasoning_tokens": 0, "audio_tokens": 0,
-                                            "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0}
+        out["completion_tokens_details"] = {
+            "reasoning_tokens": 0,
+            "audio_tokens": 0,
+            "accepted_prediction_tokens": 0,
+            "rejected_prediction_tokens": 0,
+        }
     elif profile == "groq":
         prompt_time, completion_time = round(prompt * 1e-4, 6), round(completion * 1e-3, 6)
-        out.update(queue_time=0.0125, prompt_time=prompt_time, completion_time=completion_time,
-                   total_time=round(prompt_time + completion_time, 6))
+        out.update(
+            queue_time=0.0125,
+            prompt_time=prompt_time,
+            completion_time=completion_time,
+            total_time=round(prompt_time + completion_time, 6),
+        )
     return out
 
 
@@ -156,15 +195,21 @@ def _sample(schema: Any) -> Any:
 
 
 def _last_user_text(messages: list[Json]) -> str:
-    return next((_text_of(m.get("content")) for m in reversed(messages) if m.get("role") == "user"), "")
+    return next(
+        (_text_of(m.get("content")) for m in reversed(messages) if m.get("role") == "user"), ""
+    )
 
 
 def _tool_answer(tool: Json, messages: list[Json]) -> Answer:
     """A call of `tool` with arguments sampled from its parameter schema; the id hashes name and prompt."""
     function = tool.get("function") or tool
     name = str(function.get("name", "tool"))
-    arguments = orjson.dumps(_sample({"type": "object", **(function.get("parameters") or {})})).decode()
-    call_id = "call_" + hashlib.sha256(f"{name}|{_last_user_text(messages)}".encode()).hexdigest()[:24]
+    arguments = orjson.dumps(
+        _sample({"type": "object", **(function.get("parameters") or {})})
+    ).decode()
+    call_id = (
+        "call_" + hashlib.sha256(f"{name}|{_last_user_text(messages)}".encode()).hexdigest()[:24]
+    )
     call = {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
     return Answer(None, call, "tool_calls", words(arguments))
 
@@ -175,7 +220,9 @@ def _text_answer(body: Json, messages: list[Json]) -> str:
     if last.get("role") == "tool":
         return "tool said: " + _text_of(last.get("content"))
     if response_format.get("type") == "json_schema":
-        return orjson.dumps(_sample((response_format.get("json_schema") or {}).get("schema"))).decode()
+        return orjson.dumps(
+            _sample((response_format.get("json_schema") or {}).get("schema"))
+        ).decode()
     if response_format.get("type") == "json_object":
         return orjson.dumps({"echo": _last_user_text(messages)}).decode()
     return "echo: " + _last_user_text(messages)
@@ -200,7 +247,9 @@ def _chat_usage(profile: Profile, body: Json, answer: Answer) -> Json:
 def _top_extras(profile: Profile, stamp: Stamp) -> Json:
     """Provider-specific top-level fields of a non-streamed body."""
     if profile == "azure":
-        return {"prompt_filter_results": [{"prompt_index": 0, "content_filter_results": SAFE_FILTER}]}
+        return {
+            "prompt_filter_results": [{"prompt_index": 0, "content_filter_results": SAFE_FILTER}]
+        }
     if profile == "groq":
         return {"service_tier": "on_demand", "x_groq": {"id": stamp.request_id}}
     return {"service_tier": "default"}
@@ -218,43 +267,80 @@ def chat_completion(profile: Profile, body: Json, stamp: Stamp) -> Json:
         message["tool_calls"] = [answer.tool_call]
     choices = []
     for index in range(body.get("n") or 1):
-        choice: Json = {"index": index, "message": message, "logprobs": None,
-                        "finish_reason": answer.finish_reason}
+        choice: Json = {
+            "index": index,
+            "message": message,
+            "logprobs": None,
+            "finish_reason": answer.finish_reason,
+        }
         if profile == "azure":
             choice["content_filter_results"] = SAFE_FILTER
         choices.append(choice)
-    return {"id": stamp.id, "object": "chat.completion", "created": stamp.created, "model": stamp.model,
-            "choices": choices, "usage": _chat_usage(profile, body, answer),
-            "system_fingerprint": FINGERPRINT, **_top_extras(profile, stamp)}
+    return {
+        "id": stamp.id,
+        "object": "chat.completion",
+        "created": stamp.created,
+        "model": stamp.model,
+        "choices": choices,
+        "usage": _chat_usage(profile, body, answer),
+        "system_fingerprint": FINGERPRINT,
+        **_top_extras(profile, stamp),
+    }
 
 
 def _deltas(answer: Answer) -> list[Json]:
     """Deltas of one choice before its finish chunk: role first, then words or call fragments."""
     if answer.tool_call is None:
-        return [{"role": "assistant", "content": ""},
-                *({"content": piece} for piece in _word_pieces(answer.content or ""))]
+        return [
+            {"role": "assistant", "content": ""},
+            *({"content": piece} for piece in _word_pieces(answer.content or "")),
+        ]
     call, arguments = answer.tool_call, answer.tool_call["function"]["arguments"]
-    head = {"index": 0, "id": call["id"], "type": "function",
-            "function": {"name": call["function"]["name"], "arguments": ""}}
-    pieces = [arguments[i:i + _ARGUMENT_PIECE] for i in range(0, len(arguments), _ARGUMENT_PIECE)]
-    return [{"role": "assistant", "content": None, "tool_calls": [head]},
-            *({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]} for piece in pieces)]
+    head = {
+        "index": 0,
+        "id": call["id"],
+        "type": "function",
+        "function": {"name": call["function"]["name"], "arguments": ""},
+    }
+    pieces = [arguments[i : i + _ARGUMENT_PIECE] for i in range(0, len(arguments), _ARGUMENT_PIECE)]
+    return [
+        {"role": "assistant", "content": None, "tool_calls": [head]},
+        *({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]} for piece in pieces),
+    ]
 
 
 def _chunk(profile: Profile, stamp: Stamp, index: int, delta: Json, finish: str | None) -> Json:
     choice: Json = {"index": index, "delta": delta, "logprobs": None, "finish_reason": finish}
     if profile == "azure":
         choice["content_filter_results"] = SAFE_FILTER if delta.get("content") else {}
-    return {"id": stamp.id, "object": "chat.completion.chunk", "created": stamp.created,
-            "model": stamp.model, "system_fingerprint": FINGERPRINT, "choices": [choice]}
+    return {
+        "id": stamp.id,
+        "object": "chat.completion.chunk",
+        "created": stamp.created,
+        "model": stamp.model,
+        "system_fingerprint": FINGERPRINT,
+        "choices": [choice],
+    }
 
 
-def _with_usage_chunk(chunks: list[Json], stamp: Stamp, object_name: str, total: Json) -> list[Json]:
+def _with_usage_chunk(
+    chunks: list[Json], stamp: Stamp, object_name: str, total: Json
+) -> list[Json]:
     """OpenAI's include_usage framing: `usage: null` on every chunk, then a `choices: []` usage chunk."""
     for chunk in chunks:
         chunk["usage"] = None
-    return [*chunks, {"id": stamp.id, "object": object_name, "created": stamp.created, "model": stamp.model,
-                      "system_fingerprint": FINGERPRINT, "choices": [], "usage": total}]
+    return [
+        *chunks,
+        {
+            "id": stamp.id,
+            "object": object_name,
+            "created": stamp.created,
+            "model": stamp.model,
+            "system_fingerprint": FINGERPRINT,
+            "choices": [],
+            "usage": total,
+        },
+    ]
 
 
 def _wants_usage(body: Json) -> bool:
@@ -277,9 +363,22 @@ def chat_chunks(profile: Profile, body: Json, stamp: Stamp) -> list[Json]:
         chunks[-1]["x_groq"] = {"id": stamp.request_id, "usage": total}
         return chunks
     if profile == "azure":
-        chunks.insert(0, {"id": "", "object": "", "created": 0, "model": "", "choices": [],
-                          "prompt_filter_results": [{"prompt_index": 0, "content_filter_results": {}}]})
-    return _with_usage_chunk(chunks, stamp, "chat.completion.chunk", total) if _wants_usage(body) else chunks
+        chunks.insert(
+            0,
+            {
+                "id": "",
+                "object": "",
+                "created": 0,
+                "model": "",
+                "choices": [],
+                "prompt_filter_results": [{"prompt_index": 0, "content_filter_results": {}}],
+            },
+        )
+    return (
+        _with_usage_chunk(chunks, stamp, "chat.completion.chunk", total)
+        if _wants_usage(body)
+        else chunks
+    )
 
 
 def _legacy_answers(body: Json) -> list[tuple[str, str, str]]:
@@ -290,7 +389,9 @@ def _legacy_answers(body: Json) -> list[tuple[str, str, str]]:
 
 
 def _legacy_usage(profile: Profile, answers: list[tuple[str, str, str]]) -> Json:
-    return _usage(profile, sum(words(p) for p, _, _ in answers), sum(words(t) for _, t, _ in answers))
+    return _usage(
+        profile, sum(words(p) for p, _, _ in answers), sum(words(t) for _, t, _ in answers)
+    )
 
 
 def _legacy_choice(profile: Profile, index: int, text: str, finish: str | None) -> Json:
@@ -303,10 +404,17 @@ def _legacy_choice(profile: Profile, index: int, text: str, finish: str | None) 
 def text_completion(profile: Profile, body: Json, stamp: Stamp) -> Json:
     """A complete `text_completion` object with one choice per prompt."""
     answers = _legacy_answers(body)
-    out: Json = {"id": stamp.id, "object": "text_completion", "created": stamp.created, "model": stamp.model,
-                 "system_fingerprint": FINGERPRINT, "usage": _legacy_usage(profile, answers),
-                 "choices": [_legacy_choice(profile, i, text, end)
-                             for i, (_, text, end) in enumerate(answers)]}
+    out: Json = {
+        "id": stamp.id,
+        "object": "text_completion",
+        "created": stamp.created,
+        "model": stamp.model,
+        "system_fingerprint": FINGERPRINT,
+        "usage": _legacy_usage(profile, answers),
+        "choices": [
+            _legacy_choice(profile, i, text, end) for i, (_, text, end) in enumerate(answers)
+        ],
+    }
     if profile == "azure":
         out.update(_top_extras(profile, stamp))
     return out
@@ -315,10 +423,18 @@ def text_completion(profile: Profile, body: Json, stamp: Stamp) -> Json:
 def completion_chunks(profile: Profile, body: Json, stamp: Stamp) -> list[Json]:
     """A streamed legacy completion: word chunks, then an empty-text chunk carrying finish_reason."""
     answers = _legacy_answers(body)
-    chunks = [{"id": stamp.id, "object": "text_completion", "created": stamp.created, "model": stamp.model,
-               "system_fingerprint": FINGERPRINT, "choices": [_legacy_choice(profile, index, piece, finish)]}
-              for index, (_, text, end) in enumerate(answers)
-              for piece, finish in [*((w, None) for w in _word_pieces(text)), ("", end)]]
+    chunks = [
+        {
+            "id": stamp.id,
+            "object": "text_completion",
+            "created": stamp.created,
+            "model": stamp.model,
+            "system_fingerprint": FINGERPRINT,
+            "choices": [_legacy_choice(profile, index, piece, finish)],
+        }
+        for index, (_, text, end) in enumerate(answers)
+        for piece, finish in [*((w, None) for w in _word_pieces(text)), ("", end)]
+    ]
     if _wants_usage(body):
         return _with_usage_chunk(chunks, stamp, "text_completion", _legacy_usage(profile, answers))
     return chunks
@@ -328,7 +444,7 @@ def vector(text: str, dims: int) -> list[float]:
     """A unit-length vector of float32 values derived from sha256 of the text."""
     blocks = math.ceil(dims * 2 / 32)
     raw = b"".join(hashlib.sha256(f"{block}:{text}".encode()).digest() for block in range(blocks))
-    values = [int.from_bytes(raw[2 * i:2 * i + 2], "little") / 32767.5 - 1.0 for i in range(dims)]
+    values = [int.from_bytes(raw[2 * i : 2 * i + 2], "little") / 32767.5 - 1.0 for i in range(dims)]
     norm = math.sqrt(sum(v * v for v in values)) or 1.0
     return list(struct.unpack(f"<{dims}f", struct.pack(f"<{dims}f", *(v / norm for v in values))))
 
@@ -343,8 +459,12 @@ def embeddings(profile: Profile, body: Json, stamp: Stamp) -> Json:
             encoded = base64.b64encode(struct.pack(f"<{dims}f", *encoded)).decode()
         data.append({"object": "embedding", "index": index, "embedding": encoded})
     prompt = sum(words(item) for item in items)
-    return {"object": "list", "data": data, "model": stamp.model,
-            "usage": {"prompt_tokens": prompt, "total_tokens": prompt}}
+    return {
+        "object": "list",
+        "data": data,
+        "model": stamp.model,
+        "usage": {"prompt_tokens": prompt, "total_tokens": prompt},
+    }
 
 
 def model_list(profile: Profile) -> Json:
@@ -373,20 +493,47 @@ def check_request(profile: Profile, op: str, body: Json, model_required: bool) -
         raise Rejection(400, error(profile, "you must provide a model parameter"))
     required = {"chat": "messages", "embeddings": "input"}.get(op)
     if required and required not in body:
-        raise Rejection(400, error(profile, f"Missing required parameter: '{required}'.", param=required,
-                                   code="missing_required_parameter"))
+        raise Rejection(
+            400,
+            error(
+                profile,
+                f"Missing required parameter: '{required}'.",
+                param=required,
+                code="missing_required_parameter",
+            ),
+        )
     messages = body.get("messages", [])
     if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
-        raise Rejection(400, error(profile, "Invalid type for 'messages': expected an array of objects.",
-                                   param="messages", code="invalid_type"))
+        raise Rejection(
+            400,
+            error(
+                profile,
+                "Invalid type for 'messages': expected an array of objects.",
+                param="messages",
+                code="invalid_type",
+            ),
+        )
     if body.get("stream_options") is not None and body.get("stream") is not True:
-        raise Rejection(400, error(profile, "The 'stream_options' parameter is only allowed when 'stream' "
-                                            "is enabled.", param="stream_options"))
+        raise Rejection(
+            400,
+            error(
+                profile,
+                "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
+                param="stream_options",
+            ),
+        )
     if profile == "groq":
         _check_groq(body, messages)
     elif "n" in body and not (isinstance(body["n"], int) and 1 <= body["n"] <= 128):
-        raise Rejection(400, error(profile, "Invalid 'n': expected an integer between 1 and 128.",
-                                   param="n", code="invalid_value"))
+        raise Rejection(
+            400,
+            error(
+                profile,
+                "Invalid 'n': expected an integer between 1 and 128.",
+                param="n",
+                code="invalid_value",
+            ),
+        )
 
 
 def _check_groq(body: Json, messages: list[Json]) -> None:
@@ -400,9 +547,15 @@ def _check_groq(body: Json, messages: list[Json]) -> None:
         raise Rejection(400, error("groq", f"'n' : number must be {bound} 1"))
     for i, message in enumerate(messages):
         if "name" in message:
-            raise Rejection(400, error("groq", f"'messages.{i}' : for 'role:{message.get('role')}' the "
-                                               f"following must be satisfied[('messages.{i}.name' : "
-                                               "property 'name' is unsupported)]"))
+            raise Rejection(
+                400,
+                error(
+                    "groq",
+                    f"'messages.{i}' : for 'role:{message.get('role')}' the "
+                    f"following must be satisfied[('messages.{i}.name' : "
+                    "property 'name' is unsupported)]",
+                ),
+            )
 
 
 def check_api_version(version: str | None) -> None:
@@ -413,8 +566,13 @@ def check_api_version(version: str | None) -> None:
         raise Rejection(400, azure_error("BadRequest", "API version not supported"))
 
 
-def error(profile: Profile, message: str, kind: str | None = "invalid_request_error",
-          param: str | None = None, code: str | None = None) -> Json:
+def error(
+    profile: Profile,
+    message: str,
+    kind: str | None = "invalid_request_error",
+    param: str | None = None,
+    code: str | None = None,
+) -> Json:
     """OpenAI's error envelope (all four keys); Groq leaves out a null `param` or `code`."""
     body: Json = {"message": message, "type": kind, "param": param, "code": code}
     if profile == "groq":
@@ -435,19 +593,32 @@ def unauthorized(profile: Profile, presented: str | None) -> Json:
     """The 401 body for a missing or wrong key; a presented key only ever appears masked."""
     if profile == "azure":
         if presented is None:
-            return azure_error("401", "Access denied due to missing subscription key. Make sure to include "
-                                      "subscription key when making requests to an API.")
-        return azure_error("401", "Access denied due to invalid subscription key or wrong API endpoint. "
-                                  "Make sure to provide a valid key for an active subscription and use a "
-                                  "correct regional API endpoint for your resource.")
+            return azure_error(
+                "401",
+                "Access denied due to missing subscription key. Make sure to include "
+                "subscription key when making requests to an API.",
+            )
+        return azure_error(
+            "401",
+            "Access denied due to invalid subscription key or wrong API endpoint. "
+            "Make sure to provide a valid key for an active subscription and use a "
+            "correct regional API endpoint for your resource.",
+        )
     if profile == "groq":
         return error(profile, "Invalid API Key", code="invalid_api_key")
     if presented is None:
-        return error(profile, "You didn't provide an API key. You need to provide your API key in an "
-                              "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY). "
-                              "You can obtain an API key from https://platform.openai.com/account/api-keys.")
-    return error(profile, f"Incorrect API key provided: {_mask(presented)}. You can find your API key at "
-                          "https://platform.openai.com/account/api-keys.", code="invalid_api_key")
+        return error(
+            profile,
+            "You didn't provide an API key. You need to provide your API key in an "
+            "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY). "
+            "You can obtain an API key from https://platform.openai.com/account/api-keys.",
+        )
+    return error(
+        profile,
+        f"Incorrect API key provided: {_mask(presented)}. You can find your API key at "
+        "https://platform.openai.com/account/api-keys.",
+        code="invalid_api_key",
+    )
 
 
 def unknown_url(profile: Profile, method: str, path: str) -> Rejection:
@@ -455,9 +626,15 @@ def unknown_url(profile: Profile, method: str, path: str) -> Rejection:
     if profile == "azure":
         return Rejection(404, azure_error("404", "Resource not found"))
     if profile == "groq":
-        return Rejection(404, error(profile, f"Unknown request URL: {method} {path}. Please check the URL "
-                                             "for typos, or see the docs at https://console.groq.com/docs/",
-                                    code="unknown_url"))
+        return Rejection(
+            404,
+            error(
+                profile,
+                f"Unknown request URL: {method} {path}. Please check the URL "
+                "for typos, or see the docs at https://console.groq.com/docs/",
+                code="unknown_url",
+            ),
+        )
     return Rejection(404, error(profile, f"Invalid URL ({method} {path})"))
 
 
@@ -465,15 +642,29 @@ def base_headers(profile: Profile) -> dict[str, str]:
     """Headers the provider sends on every response, the x-ratelimit family included."""
     request_id = uuid.uuid4().hex
     if profile == "azure":
-        return {"apim-request-id": request_id, "x-request-id": request_id, "x-ms-region": "East US",
-                "x-ratelimit-limit-requests": "300", "x-ratelimit-limit-tokens": "30000",
-                "x-ratelimit-remaining-requests": "299", "x-ratelimit-remaining-tokens": "29976"}
-    limits = {"groq": ("14400", "6000", "14399", "5976", "6s", "240ms"),
-              "openai": ("5000", "160000", "4999", "159976", "12ms", "9ms")}[profile]
-    names = [f"x-ratelimit-{kind}-{unit}" for kind in ("limit", "remaining", "reset")
-             for unit in ("requests", "tokens")]
+        return {
+            "apim-request-id": request_id,
+            "x-request-id": request_id,
+            "x-ms-region": "East US",
+            "x-ratelimit-limit-requests": "300",
+            "x-ratelimit-limit-tokens": "30000",
+            "x-ratelimit-remaining-requests": "299",
+            "x-ratelimit-remaining-tokens": "29976",
+        }
+    limits = {
+        "groq": ("14400", "6000", "14399", "5976", "6s", "240ms"),
+        "openai": ("5000", "160000", "4999", "159976", "12ms", "9ms"),
+    }[profile]
+    names = [
+        f"x-ratelimit-{kind}-{unit}"
+        for kind in ("limit", "remaining", "reset")
+        for unit in ("requests", "tokens")
+    ]
     headers = {"x-request-id": f"req_{request_id}", **dict(zip(names, limits, strict=True))}
     if profile == "openai":
-        headers |= {"openai-processing-ms": "12", "openai-version": "2020-10-01",
-                    "openai-organization": "org-mock"}
+        headers |= {
+            "openai-processing-ms": "12",
+            "openai-version": "2020-10-01",
+            "openai-organization": "org-mock",
+        }
     return headers

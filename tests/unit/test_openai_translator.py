@@ -145,7 +145,8 @@ def test_errors_from_recorded_bodies() -> None:
         429, "rate_limit_exceeded", 20.0, True)
     assert rl.response_headers()["retry-after"] == "20"
     az = error("error_azure_429.json", 429, {"retry-after-ms": "1500", "retry-after": "2"})
-    assert az.code == "rate_limit_exceeded" and az.retry_after == 1.5 and "exceeded token rate limit" in az.message
+    assert az.code == "rate_limit_exceeded" and az.retry_after == 1.5
+    assert "exceeded token rate limit" in az.message
     assert az.response_headers()["retry-after"] == "2", "rounded up, never to zero"
     vllm = error("error_vllm.json", 400)
     assert vllm.code == "context_length_exceeded" and vllm.error_type == "invalid_request_error"
