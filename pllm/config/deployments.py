@@ -104,9 +104,10 @@ def _entry(
 ) -> list[Deployment]:
     name = r.string(entry, "model_name", path, required=True)
     info = r.mapping(entry, "model_info", path)
-    if info is not None:
-        r.check_keys(info, f"{path}.model_info", MODEL_INFO_KEYS | {"id", "priority"},
-                     tolerated_note="not a known model_info key")
+    if info is not None:  # free-form, as in LiteLLM: unknown keys are kept, with a warning
+        r.check_keys(info, f"{path}.model_info", MODEL_INFO_KEYS | {"id"},
+                     tolerated=set(info) - MODEL_INFO_KEYS,
+                     tolerated_note="not a key LiteLLM defines for model_info; kept as given")
     model_info = r.resolve(info, f"{path}.model_info", entry.at("model_info")) if info else {}
     common = {
         "priority": r.integer(entry, "priority", path, minimum=None),

@@ -130,7 +130,31 @@ def parse_router(r: Reader, router: LDict | None, router_settings: LDict | None,
     alias = _first(_aliases(r, p, "router"), _aliases(r, rs, "router_settings"))
     if alias is not None:
         values["model_group_alias"] = alias
+    _warn_inactive(r, ((p, "router", _ROUTER_KEYS), (rs, "router_settings", _ROUTER_SETTINGS_USED),
+                       (ls, "litellm_settings", _LITELLM_USED)), values.get("strategy"))
     return RouterSettings(**values)
+
+
+# Validated now, acted on once the adaptive routing layer lands (retries, failover, breakers).
+_INACTIVE = frozenset({"retries", "num_retries", "circuit_breaker", "allowed_fails",
+                       "cooldown_time", "default_fallbacks", *_FALLBACK_KEYS})
+_ACTIVE_STRATEGIES = frozenset({"weighted", "round_robin", "priority"})
+
+
+def _warn_inactive(r: Reader, sections: tuple[tuple[LDict, str, frozenset[str]], ...],
+                   strategy: Strategy | None) -> None:
+    for d, name, read in sections:
+        for key in d:
+            if key in _INACTIVE and key in read:
+                r.warn(f"'{key}' is checked but not acted on yet: this version of pllm does "
+                       "not retry, fail over or open circuit breakers", f"{name}.{key}",
+                       d.key_at(key))
+    if strategy is not None and strategy not in _ACTIVE_STRATEGIES:
+        for d, name, _ in sections[:2]:
+            key = "strategy" if name == "router" else "routing_strategy"
+            if key in d:
+                r.warn(f"strategy '{strategy}' is not available yet; requests are spread by "
+                       "weight (LiteLLM's simple-shuffle)", f"{name}.{key}", d.at(key))
 
 
 def _strategy(r: Reader, d: LDict, key: str, path: str) -> Strategy | None:

@@ -31,6 +31,8 @@ class Picker:
         indexes = _top_tier([t.deployment for t in targets])
         if len(indexes) == 1:
             return indexes[0]
+        # Strategies that need live load or latency data arrive with the adaptive routing
+        # layer; until then they pick like `weighted` (config validation says so).
         if self.strategy == "round_robin":
             counter = self._counters.setdefault(group, itertools.count())
             return indexes[next(counter) % len(indexes)]

@@ -121,7 +121,7 @@ class Upstream:
             return await local_response(req)
         try:
             async with self.session.request(req.method, req.url, data=req.body,
-                                            headers=dict(req.headers),
+                                            headers=req.headers,
                                             timeout=self._timeout(timeout)) as resp:
                 body = await resp.read()
                 return UpstreamResponse(resp.status, resp.headers, body)
@@ -137,7 +137,7 @@ class Upstream:
             return await local_stream(req)
         try:
             resp = await self.session.request(
-                req.method, req.url, data=req.body, headers=dict(req.headers),
+                req.method, req.url, data=req.body, headers=req.headers,
                 timeout=self._timeout(None, read_timeout))
         except (TimeoutError, aiohttp.ClientError, OSError) as e:
             raise _transport_error(e, req.url) from None
