@@ -217,8 +217,6 @@ class OpenAIStreamDecoder:
     def feed(self, event: bytes, name: str | None = None) -> list[Chunk]:
         if event == b"[DONE]" or not event:
             return []
-        if self.first is None:
-            self.first = event
         if event.startswith(b'{"error"'):
             raise self._in_band_error(event)
         has_usage = b'"usage":{' in event or b'"usage": {' in event
@@ -230,6 +228,8 @@ class OpenAIStreamDecoder:
                 return []
             self._usage_sent = True
             return [Chunk(raw=event)]
+        if self.first is None:
+            self.first = event
         if has_usage:
             self._read_usage(event)
         return [Chunk(raw=event)]
