@@ -20,7 +20,8 @@ ALLOWED: dict[str, set[str]] = {
     "upstream": BASE | {"providers"},
     "router": BASE | {"providers", "upstream"},
     "logs": BASE,
-    "server": BASE | {"providers", "upstream", "router", "logs"},
+    "inbound": BASE,
+    "server": BASE | {"providers", "upstream", "router", "logs", "inbound"},
     "cli": BASE | {"providers", "upstream", "router", "logs", "server"},
 }
 # Third-party I/O and UI libraries each layer must not touch.

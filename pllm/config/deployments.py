@@ -156,17 +156,46 @@ def _deployments(
     out = []
     for provider, upstream in targets:
         env = _env_defaults(r, provider, lp, path, mark, is_pattern=upstream == "*")
+        native = _provider_params(r.env, provider, params)
+        if provider == "bedrock" and env["api_base"] is None and \
+                isinstance(native.get("aws_bedrock_runtime_endpoint"), str):
+            env["api_base"] = native["aws_bedrock_runtime_endpoint"].rstrip("/")
         for org in orgs:
             out.append(Deployment(
                 id=str(model_info.get("id") or ""),
                 model_name=name, provider=provider, model=upstream,
                 organization=org, drop_params=drop, infer_provider=model == "*",
                 extra_headers=FrozenDict(headers), defaults=FrozenDict(defaults),
-                params=FrozenDict(params), model_info=FrozenDict(model_info),
+                params=FrozenDict(native), model_info=FrozenDict(model_info),
                 origin=Origin(f"{mark.file}:{mark.line}:{mark.column} ({path})", mark.file,
                               mark.line, mark.column, path),
                 **env, **fields,
             ))
+    return out
+
+
+# Provider settings read from the environment when litellm_params leave them out (LiteLLM's
+# and the provider SDKs' variable names), and LiteLLM's alternative spellings.
+_PARAM_ENV: dict[str, dict[str, tuple[str, ...]]] = {
+    "bedrock": {"aws_region_name": ("AWS_REGION_NAME", "AWS_REGION", "AWS_DEFAULT_REGION"),
+                "aws_bearer_token": ("AWS_BEARER_TOKEN_BEDROCK",)},
+    "vertex_ai": {"vertex_project": ("VERTEXAI_PROJECT", "VERTEX_PROJECT",
+                                     "GOOGLE_CLOUD_PROJECT"),
+                  "vertex_location": ("VERTEXAI_LOCATION", "VERTEX_LOCATION",
+                                      "GOOGLE_CLOUD_LOCATION"),
+                  "vertex_credentials": ("VERTEXAI_CREDENTIALS",)},
+}
+_ALIASES = {"vertex_ai_project": "vertex_project", "vertex_ai_location": "vertex_location"}
+
+
+def _provider_params(env: Mapping[str, str], provider: str,
+                     params: dict[str, Any]) -> dict[str, Any]:
+    out = {_ALIASES.get(k, k): v for k, v in params.items()}
+    for key, names in _PARAM_ENV.get(provider, {}).items():
+        if key not in out:
+            found = next((env[n] for n in names if env.get(n)), None)
+            if found is not None:
+                out[key] = _param(key, found)
     return out
 
 

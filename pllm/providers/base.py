@@ -18,12 +18,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-from pllm.config.model import Deployment
+from pllm.config.model import Deployment, Secret
 from pllm.errors import ProviderError
 from pllm.schema import Chunk, Completion, Endpoint, GatewayRequest, Usage
 
 __all__ = [
+    "AwsSigV4",
+    "GoogleOAuth",
     "Provider",
+    "Signer",
     "StreamDecoder",
     "StreamRelay",
     "Target",
@@ -35,6 +38,32 @@ StreamFormat = Literal["sse", "eventstream", "local"]
 
 
 @dataclass(frozen=True, slots=True)
+class AwsSigV4:
+    """Sign with AWS Signature Version 4 (botocore). Without explicit keys, botocore's default
+    chain finds credentials (environment, shared config/profile, container or instance role)."""
+
+    region: str
+    service: str = "bedrock"
+    access_key_id: str | None = None
+    secret_access_key: Secret | None = None
+    session_token: Secret | None = None
+    profile: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GoogleOAuth:
+    """A Google OAuth2 access token as `Authorization: Bearer` (google-auth): from a
+    service-account (or authorized-user) JSON given inline or as a file path, else Application
+    Default Credentials. Tokens are cached and refreshed before they expire."""
+
+    credentials: Secret | None = None
+    scopes: tuple[str, ...] = ("https://www.googleapis.com/auth/cloud-platform",)
+
+
+Signer = AwsSigV4 | GoogleOAuth
+
+
+@dataclass(frozen=True, slots=True)
 class UpstreamRequest:
     method: str
     url: str
@@ -42,6 +71,8 @@ class UpstreamRequest:
     body: bytes | None
     stream: bool = False
     stream_format: StreamFormat = "sse"
+    signer: Signer | None = None
+    """Authentication the upstream layer adds just before sending (it needs I/O or a clock)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -35,8 +36,7 @@ class Groq(OpenAICompatible):
         stripped = [{k: v for k, v in m.items() if k != "name"} if _named(m) else m
                     for m in messages]
         body = {**req.body, "messages": stripped}
-        copy = GatewayRequest(req.endpoint, body, orjson.dumps(body), req.model, req.stream,
-                              req.include_usage, req.request_id)
+        copy = replace(req, body=body, raw=orjson.dumps(body))
         out = super().request_body(copy, dep, model, stream_usage=stream_usage)
         return out
 

@@ -33,3 +33,5 @@ class GatewayRequest:
     include_usage: bool = False
     """The client asked for a usage chunk (`stream_options.include_usage`)."""
     request_id: str = ""
+    created: int = 0
+    """Unix time the request arrived: the `created` of answers built from native responses."""

@@ -15,6 +15,7 @@ from pllm.router.table import build_table
 from pllm.server.auth import Auth
 from pllm.server.fastpath import FastPath
 from pllm.server.inference import blueprint as inference_bp
+from pllm.server.messages import blueprint as messages_bp
 from pllm.server.models import blueprint as models_bp
 from pllm.server.requests import request_id
 from pllm.server.state import Gateway
@@ -47,6 +48,7 @@ def create_app(settings: Settings, *, registry: ProviderRegistry | None = None,
     app.extensions["pllm"] = state
     app.register_blueprint(inference_bp)
     app.register_blueprint(models_bp)
+    app.register_blueprint(messages_bp)
     app.asgi_app = FastPath(app.asgi_app, state)  # type: ignore[method-assign,assignment,arg-type]
 
     @app.before_serving

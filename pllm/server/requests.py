@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from typing import Any
 
 import orjson
@@ -51,7 +52,8 @@ def parse_request(endpoint: Endpoint, raw: bytes, rid: str = "") -> GatewayReque
     stream = body.get("stream") is True
     opts = body.get("stream_options")
     include_usage = stream and isinstance(opts, dict) and opts.get("include_usage") is True
-    return GatewayRequest(endpoint, body, raw, model, stream, include_usage, rid)
+    return GatewayRequest(endpoint, body, raw, model, stream, include_usage, rid,
+                          int(time.time()))
 
 
 def _check_messages(messages: Any) -> None:

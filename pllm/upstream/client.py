@@ -15,9 +15,11 @@ from typing import Protocol
 from urllib.parse import urlsplit
 
 import aiohttp
+from yarl import URL
 
 from pllm.errors import UpstreamConnectError, UpstreamError, UpstreamTimeout
 from pllm.providers.base import UpstreamRequest, UpstreamResponse
+from pllm.upstream.auth import Signing
 from pllm.upstream.local import local_response, local_stream
 
 __all__ = ["Upstream", "UpstreamStream"]
@@ -76,6 +78,7 @@ class Upstream:
         self._connect_timeout = connect_timeout
         self._keepalive = keepalive_s
         self._session: aiohttp.ClientSession | None = None
+        self._signing = Signing()
         self._timeouts: dict[tuple[float | None, float | None], aiohttp.ClientTimeout] = {}
 
     async def start(self) -> None:
@@ -119,9 +122,10 @@ class Upstream:
         """A whole request and response; transport failures raise UpstreamError."""
         if req.stream_format == "local":
             return await local_response(req)
+        headers = await self._signing.headers(req) if req.signer else req.headers
         try:
-            async with self.session.request(req.method, req.url, data=req.body,
-                                            headers=req.headers,
+            async with self.session.request(req.method, _url(req.url), data=req.body,
+                                            headers=headers,
                                             timeout=self._timeout(timeout)) as resp:
                 body = await resp.read()
                 return UpstreamResponse(resp.status, resp.headers, body)
@@ -135,13 +139,19 @@ class Upstream:
         each wait for data, the headers included."""
         if req.stream_format == "local":
             return await local_stream(req)
+        headers = await self._signing.headers(req) if req.signer else req.headers
         try:
             resp = await self.session.request(
-                req.method, req.url, data=req.body, headers=req.headers,
+                req.method, _url(req.url), data=req.body, headers=headers,
                 timeout=self._timeout(None, read_timeout))
         except (TimeoutError, aiohttp.ClientError, OSError) as e:
             raise _transport_error(e, req.url) from None
         return _HttpStream(resp, req.url)
+
+
+def _url(url: str) -> URL:
+    """Translators percent-encode their URLs (a signature covers the exact path): keep them."""
+    return URL(url, encoded=True)
 
 
 def _origin(url: str) -> str:

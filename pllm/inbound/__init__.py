@@ -1,0 +1,1 @@
+"""Client-facing formats other than OpenAI's: requests in, answers out (pure translators)."""

@@ -1,0 +1,106 @@
+"""`POST /v1/messages` and `/v1/messages/count_tokens`: Anthropic's Messages API in front of
+every configured model. Requests are translated to the OpenAI form the router speaks, and the
+answers (streams included, with Anthropic's exact event sequence) translated back. Errors on
+these routes use Anthropic's error shape, since the clients are Anthropic SDKs."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+
+import orjson
+from quart import Blueprint, Response, request
+
+from pllm.errors import ApiError, InvalidRequest
+from pllm.inbound.anthropic import (
+    anthropic_error_body,
+    anthropic_message,
+    estimate_input_tokens,
+    openai_request,
+)
+from pllm.inbound.anthropic_stream import AnthropicEventEncoder
+from pllm.router.dispatch import StreamOutcome
+from pllm.schema import GatewayRequest
+from pllm.server.requests import request_id
+from pllm.server.state import gateway
+from pllm.sse import SSEDecoder
+
+__all__ = ["blueprint"]
+
+blueprint = Blueprint("messages", __name__)
+_JSON = "application/json"
+
+
+async def _body() -> object:
+    raw = await request.get_data(cache=False, as_text=False)
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise InvalidRequest("The request body is not valid JSON") from None
+
+
+@blueprint.post("/v1/messages")
+async def messages() -> Response:
+    gw = gateway()
+    gw.auth.check(request.headers)
+    rid = request_id(request.headers)
+    anthropic_body = await _body()
+    body = openai_request(anthropic_body)
+    model = str(body["model"])
+    stream = body.get("stream") is True
+    req = GatewayRequest("chat", body, orjson.dumps(body), model, stream, stream, rid,
+                         int(time.time()))
+    headers = {"x-request-id": rid, "request-id": rid}
+    if not stream:
+        result = await gw.dispatcher.complete(req)
+        headers["x-pllm-model"] = result.target.deployment.id
+        data = anthropic_message(result.completion.data(), model)
+        return Response(orjson.dumps(data), content_type=_JSON, headers=headers)
+    outcome = await gw.dispatcher.open_stream(req)
+    headers.update({"x-pllm-model": outcome.target.deployment.id, "cache-control": "no-cache"})
+    response = Response(_events(outcome, model), content_type="text/event-stream; charset=utf-8",
+                        headers=headers)
+    response.timeout = None
+    return response
+
+
+async def _events(outcome: StreamOutcome, model: str) -> AsyncIterator[bytes]:
+    encoder = AnthropicEventEncoder(model)
+    frames = SSEDecoder()
+    complete = False
+
+    def convert(data: bytes) -> bytes:
+        out = []
+        for ev in frames.feed(data):
+            if ev.data != b"[DONE]":
+                out.append(encoder.feed(orjson.loads(ev.data)))
+        return b"".join(out)
+
+    try:
+        yield convert(outcome.first)
+        async for piece in outcome.rest():
+            converted = convert(piece)
+            if converted:
+                yield converted
+        complete = True
+        yield encoder.finish()
+    except ApiError as e:
+        yield encoder.error(anthropic_error_body(e)["error"]["type"], e.message)
+    finally:
+        await outcome.aclose(complete=complete)
+
+
+@blueprint.post("/v1/messages/count_tokens")
+async def count_tokens() -> Response:
+    gw = gateway()
+    gw.auth.check(request.headers)
+    tokens = estimate_input_tokens(await _body())
+    return Response(orjson.dumps({"input_tokens": tokens}), content_type=_JSON)
+
+
+@blueprint.errorhandler(ApiError)
+async def _error(error: ApiError) -> Response:
+    headers = error.response_headers()
+    headers["x-request-id"] = request_id(request.headers)
+    return Response(orjson.dumps(anthropic_error_body(error)), status=error.status,
+                    headers=headers, content_type=_JSON)
