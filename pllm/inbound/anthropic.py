@@ -257,7 +257,8 @@ def estimate_input_tokens(body: Any) -> int:
         raise InvalidRequest("The request body must be a JSON object")
     texts: list[str] = []
     system = body.get("system")
-    texts.append(system if isinstance(system, str) else orjson.dumps(system or "").decode())
+    if system:
+        texts.append(system if isinstance(system, str) else orjson.dumps(system).decode())
     for m in body.get("messages") or []:
         content = m.get("content") if isinstance(m, dict) else None
         texts.append(content if isinstance(content, str) else orjson.dumps(content).decode())
