@@ -25,7 +25,7 @@ from pllm.config.catalog import (
 )
 from pllm.config.litellm_names import LITELLM_PARAMS_KEYS, MODEL_INFO_KEYS, MODEL_LIST_ENTRY_KEYS
 from pllm.config.model import Deployment, FrozenDict, Origin, Secret
-from pllm.config.reader import MISSING, Reader, suggest
+from pllm.config.reader import MISSING, UNSET_PREFIX, Reader, suggest
 from pllm.config.yamlsrc import LDict, LList, Mark
 
 __all__ = ["parse_credentials", "parse_model_list"]
@@ -157,9 +157,15 @@ def _deployments(
     for provider, upstream in targets:
         env = _env_defaults(r, provider, lp, path, mark, is_pattern=upstream == "*")
         native = _provider_params(r.env, provider, params)
-        if provider == "bedrock" and env["api_base"] is None and \
-                isinstance(native.get("aws_bedrock_runtime_endpoint"), str):
-            env["api_base"] = native["aws_bedrock_runtime_endpoint"].rstrip("/")
+        if provider == "bedrock":
+            if env["api_base"] is None and \
+                    isinstance(native.get("aws_bedrock_runtime_endpoint"), str):
+                env["api_base"] = native["aws_bedrock_runtime_endpoint"].rstrip("/")
+            if "aws_region_name" not in native and env["api_base"] is None:
+                native["aws_region_name"] = _BEDROCK_DEFAULT_REGION
+                r.warn(f"no aws_region_name and no AWS_REGION in the environment: using "
+                       f"{_BEDROCK_DEFAULT_REGION} (LiteLLM's default)", f"{path}.model",
+                       lp.at("model"))
         for org in orgs:
             out.append(Deployment(
                 id=str(model_info.get("id") or ""),
@@ -186,6 +192,7 @@ _PARAM_ENV: dict[str, dict[str, tuple[str, ...]]] = {
                   "vertex_credentials": ("VERTEXAI_CREDENTIALS",)},
 }
 _ALIASES = {"vertex_ai_project": "vertex_project", "vertex_ai_location": "vertex_location"}
+_BEDROCK_DEFAULT_REGION = "us-west-2"
 
 
 def _provider_params(env: Mapping[str, str], provider: str,
@@ -296,7 +303,7 @@ def _env_defaults(
         if key is None and spec.key_required and not other_credential and not is_pattern:
             msg = f"no api_key given and {spec.key} is not set"
             (r.warn if r.allow_missing_env else r.error)(msg, f"{path}.api_key", mark)
-    if base is not None and not _is_url(base):
+    if base is not None and not _is_url(base) and not base.startswith(UNSET_PREFIX):
         where = "api_base" if "api_base" in lp else "base_url" if "base_url" in lp else "model"
         r.error(f"api_base must be an http(s) URL, got '{base}'", f"{path}.{where}",
                 lp.at(where))

@@ -16,9 +16,10 @@ from pllm.config.model import Secret
 from pllm.config.yamlsrc import LDict, LList, Mark
 from pllm.errors import Issue
 
-__all__ = ["MISSING", "Reader", "suggest"]
+__all__ = ["MISSING", "UNSET_PREFIX", "Reader", "suggest"]
 
 MISSING = object()
+UNSET_PREFIX = "unset-env-"
 
 
 def suggest(word: str, choices: Iterable[str]) -> str:
@@ -77,6 +78,10 @@ class Reader:
                     self.warn(msg, path, mark)
                 else:
                     self.error(msg, path, mark)
+            if missing and self.allow_missing_env:
+                # Validation without secrets: a stand-in, so checks that need *a* value
+                # (a key present, a base URL given) judge the rest of the config.
+                return UNSET_PREFIX + missing[0]
             return out
         if isinstance(value, LDict):
             return {k: self.resolve(v, _join(path, k), value.at(k)) for k, v in value.items()}

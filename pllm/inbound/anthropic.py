@@ -72,11 +72,10 @@ def openai_request(body: Any) -> dict[str, Any]:
     if user:
         out["user"] = user
     thinking = body.get("thinking")
-    if isinstance(thinking, dict):
-        if thinking.get("type") == "enabled":
-            budget = int(thinking.get("budget_tokens") or 0)
-            out["reasoning_effort"] = "high" if budget >= 4096 else \
-                "medium" if budget >= 2048 else "low"
+    if isinstance(thinking, dict) and thinking.get("type") == "enabled":
+        budget = int(thinking.get("budget_tokens") or 0)
+        out["reasoning_effort"] = "high" if budget >= 4096 else \
+            "medium" if budget >= 2048 else "low"
     return out
 
 

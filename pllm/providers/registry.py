@@ -7,19 +7,26 @@ here is reported at startup and answered 501, never silently dropped.
 
 from __future__ import annotations
 
+from typing import Any
+
 from pllm.config.litellm_names import OPENAI_COMPATIBLE_PROVIDERS
 from pllm.config.model import Deployment
+from pllm.providers.anthropic import Anthropic
 from pllm.providers.azure import Azure
 from pllm.providers.base import Provider
+from pllm.providers.bedrock import Bedrock
+from pllm.providers.cohere import Cohere
+from pllm.providers.gemini import Gemini
 from pllm.providers.groq import Groq
 from pllm.providers.mock import MockProvider
 from pllm.providers.openai import OpenAICompatible
+from pllm.providers.vertex import Vertex
 
 __all__ = ["ProviderRegistry", "default_registry"]
 
 _CHAT_ONLY = frozenset({"chat"})
 # Differences from plain OpenAI for some compatible servers (see docs/providers.md).
-_TWEAKS: dict[str, dict[str, object]] = {
+_TWEAKS: dict[str, dict[str, Any]] = {
     # Ollama's OpenAI routes live under /v1; LiteLLM configs give the bare host.
     "ollama": {"base_suffix": "/v1"},
     "ollama_chat": {"base_suffix": "/v1"},
@@ -59,8 +66,13 @@ def default_registry() -> ProviderRegistry:
     reg.register(Azure(), "azure_text")
     reg.register(Groq())
     reg.register(MockProvider())
+    reg.register(Anthropic())
+    reg.register(Bedrock())
+    reg.register(Gemini())
+    reg.register(Vertex())
+    reg.register(Cohere(), "cohere_chat")
     for name, (base, _key_env) in OPENAI_COMPATIBLE_PROVIDERS.items():
         if reg.get(name) is None:
-            reg.register(OpenAICompatible(name, base, **_TWEAKS.get(name, {})))  # type: ignore[arg-type]
+            reg.register(OpenAICompatible(name, base, **_TWEAKS.get(name, {})))
     reg.register(OpenAICompatible("vllm", ""))
     return reg

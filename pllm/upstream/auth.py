@@ -144,5 +144,5 @@ def _fresh(creds: Any) -> bool:
     expiry = getattr(creds, "expiry", None)
     if expiry is None:
         return True
-    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     return bool(expiry - now > _REFRESH_MARGIN)

@@ -88,10 +88,12 @@ def gateway(azure: MockUpstream, groq: MockUpstream,
 
 
 @pytest.fixture
-def client(gateway: PllmServer, azure: MockUpstream, groq: MockUpstream) -> openai.OpenAI:
+def client(gateway: PllmServer, azure: MockUpstream,
+           groq: MockUpstream) -> Iterator[openai.OpenAI]:
     azure.clear()
     groq.clear()
-    return openai.OpenAI(base_url=gateway.url + "/v1", api_key=MASTER, max_retries=0)
+    with openai.OpenAI(base_url=gateway.url + "/v1", api_key=MASTER, max_retries=0) as c:
+        yield c
 
 
 def test_azure_deployment_url_version_and_key(client: openai.OpenAI, azure: MockUpstream) -> None:

@@ -77,9 +77,10 @@ def gateway(upstream: MockUpstream,
 
 
 @pytest.fixture
-def client(gateway: PllmServer, upstream: MockUpstream) -> openai.OpenAI:
+def client(gateway: PllmServer, upstream: MockUpstream) -> Iterator[openai.OpenAI]:
     upstream.clear()
-    return openai.OpenAI(base_url=gateway.url + "/v1", api_key=MASTER, max_retries=0)
+    with openai.OpenAI(base_url=gateway.url + "/v1", api_key=MASTER, max_retries=0) as c:
+        yield c
 
 
 def last_request(upstream: MockUpstream):  # type: ignore[no-untyped-def]

@@ -75,12 +75,12 @@ def test_table_exact_wildcards_and_aliases() -> None:
             _dep("openai/*", "*"),
             _dep("team-*", "*", api_base="http://a"),
             _dep("*", "*", provider="groq", infer_provider=True),
-            _dep("claude", "claude-3", provider="anthropic"),
+            _dep("zephyr", "HuggingFaceH4/zephyr-7b-beta", provider="huggingface"),
         ),
         router=RouterSettings(model_group_alias={"gpt4": "gpt-4o"}),  # type: ignore[arg-type]
     )
     table, issues = build_table(settings, default_registry())
-    assert [i.severity for i in issues] == ["warning"], "anthropic is recognised, not served"
+    assert [i.severity for i in issues] == ["warning"], "huggingface: recognised, not served"
 
     def models(name: str) -> tuple[str, ...] | None:
         m = table.resolve(name)
@@ -92,8 +92,8 @@ def test_table_exact_wildcards_and_aliases() -> None:
     assert models("team-gpt-4o-mini") == ("gpt-4o-mini",)
     assert models("groq/llama-3") == ("llama-3",), "provider-bound '*' serves its prefix"
     assert models("gpt-5") is None, "'*' bound to groq does not take openai's names"
-    claude = table.resolve("claude")
-    assert claude is not None and not claude.targets and claude.unavailable
+    zephyr = table.resolve("zephyr")
+    assert zephyr is not None and not zephyr.targets and zephyr.unavailable
 
 
 def test_picker_weights_priority_and_round_robin() -> None:

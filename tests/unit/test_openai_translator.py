@@ -206,6 +206,8 @@ def test_registry_serves_openai_compatible_providers() -> None:
     for name in ("groq", "openrouter", "together_ai", "deepseek", "mistral", "fireworks_ai",
                  "hosted_vllm", "vllm", "azure", "mock"):
         assert reg.get(name) is not None, name
-    assert reg.get("anthropic") is None, "served from the native-providers work, not here"
+    for name in ("anthropic", "bedrock", "vertex_ai", "gemini", "cohere", "cohere_chat"):
+        assert reg.get(name) is not None, name
+    assert reg.get("huggingface") is None, "recognised by the config, not served"
     mocked = dep(provider="bedrock", params=FrozenDict({"mock_response": "hi"}))
     assert reg.for_deployment(mocked) is reg.get("mock"), "LiteLLM's mock_response semantics"
