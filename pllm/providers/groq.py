@@ -20,7 +20,7 @@ class Groq(OpenAICompatible):
     def __init__(self) -> None:
         super().__init__(
             "groq", "https://api.groq.com/openai/v1",
-            endpoints=frozenset({"chat", "embeddings"}),
+            endpoints=frozenset({"chat"}),  # Groq serves no embeddings
             unsupported=frozenset({"logprobs", "logit_bias", "top_logprobs", "n"}),
         )
 

@@ -1,5 +1,6 @@
 """Google Vertex AI (LiteLLM's `vertex_ai/`): Gemini models through the Gemini translator in
-`gemini.py`, with Vertex's URLs, OAuth2 tokens and embeddings.
+`gemini.py`, with Vertex's URLs, OAuth2 tokens and embeddings; Claude models (`claude-*`)
+through `vertex_anthropic.py` (rawPredict).
 
     POST {origin}/v1/projects/{project}/locations/{location}/publishers/google/models/{model}:{verb}
     verb: generateContent | streamGenerateContent?alt=sse | predict (embeddings)
@@ -33,6 +34,7 @@ from pllm.providers.gemini import (
     path_segment,
 )
 from pllm.providers.gemini_response import loads
+from pllm.providers.vertex_anthropic import VertexAnthropic
 from pllm.schema import Usage
 
 __all__ = ["Vertex"]
@@ -54,10 +56,11 @@ class Vertex(GoogleGenAI):
     vertex = True
 
     def prepare(self, dep: Deployment) -> Target:
-        publisher = _publisher(dep.model)
-        if publisher == "anthropic":
-            raise DeploymentError("Claude on Vertex AI is routed by the Anthropic-on-Vertex path")
-        return self._prepare_google(dep)
+        target = self._prepare_google(dep)
+        if _publisher(dep.model) == "anthropic":
+            # Claude's target carries its own translator: the dispatcher calls that one.
+            return VertexAnthropic(target).prepare(dep)
+        return target
 
     def _prepare_google(self, dep: Deployment) -> GoogleTarget:
         project = dep.params.get("vertex_project")
@@ -79,8 +82,9 @@ class Vertex(GoogleGenAI):
 
     def model_url(self, target: Target, model: str, verb: str) -> str:
         if _publisher(model) == "anthropic":
-            raise NotImplementedByPllm("Claude on Vertex AI is routed by the "
-                                       "Anthropic-on-Vertex path")
+            # Only a wildcard deployment gets here: its translator was chosen before the name.
+            raise NotImplementedByPllm("Claude on Vertex AI needs its own deployment "
+                                       "(model: vertex_ai/claude-...), not a wildcard")
         if model.isdigit():  # a deployed (e.g. tuned) model's endpoint id
             return f"{target.base_url}/endpoints/{model}:{verb}"
         return f"{target.base_url}/publishers/google/models/{path_segment(model)}:{verb}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import openai
@@ -192,3 +193,49 @@ def test_groq_tool_use_failed_passes_through(client: openai.OpenAI, groq: MockUp
     with pytest.raises(openai.BadRequestError) as e:
         client.chat.completions.create(model="llama", messages=HELLO)
     assert e.value.code == "tool_use_failed"
+
+
+TOOLS = [{"type": "function", "function": {
+    "name": "get_weather", "parameters": {"type": "object", "properties": {
+        "location": {"type": "string"}}, "required": ["location"]}}}]
+IMAGE = {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}
+
+
+@pytest.mark.parametrize("model", ["azure-gpt", "llama"])
+@pytest.mark.parametrize("stream", [False, True])
+def test_tool_round_trip(client: openai.OpenAI, model: str, stream: bool) -> None:
+    messages: list[dict[str, object]] = [{"role": "user", "content": "weather in Oslo?"}]
+    if stream:
+        calls: dict[int, dict[str, str]] = {}
+        for chunk in client.chat.completions.create(model=model, messages=messages,
+                                                    tools=TOOLS, stream=True):
+            for choice in chunk.choices:
+                for tc in choice.delta.tool_calls or []:
+                    slot = calls.setdefault(tc.index, {"id": "", "name": "", "args": ""})
+                    slot["id"] += tc.id or ""
+                    slot["name"] += (tc.function.name or "") if tc.function else ""
+                    slot["args"] += (tc.function.arguments or "") if tc.function else ""
+        call_id, name, args = calls[0]["id"], calls[0]["name"], calls[0]["args"]
+    else:
+        resp = client.chat.completions.create(model=model, messages=messages, tools=TOOLS)
+        tc = resp.choices[0].message.tool_calls[0]  # type: ignore[index]
+        call_id, name, args = tc.id, tc.function.name, tc.function.arguments
+    assert name == "get_weather" and "location" in args
+    messages += [{"role": "assistant", "content": None, "tool_calls": [
+        {"id": call_id, "type": "function", "function": {"name": name, "arguments": args}}]},
+        {"role": "tool", "tool_call_id": call_id, "content": "-3C"}]
+    answer = client.chat.completions.create(model=model, messages=messages, tools=TOOLS)
+    assert answer.choices[0].message.content == "tool said: -3C"
+
+
+@pytest.mark.parametrize("model", ["azure-gpt", "llama"])
+def test_image_and_json_mode_pass_through(client: openai.OpenAI, azure: MockUpstream,
+                                          groq: MockUpstream, model: str) -> None:
+    up = azure if model == "azure-gpt" else groq
+    resp = client.chat.completions.create(
+        model=model, response_format={"type": "json_object"},
+        messages=[{"role": "user", "content": [{"type": "text", "text": "describe"}, IMAGE]}])
+    assert isinstance(json.loads(resp.choices[0].message.content or ""), dict)
+    sent = up.requests[-1].json
+    assert sent["messages"][0]["content"][1] == IMAGE
+    assert sent["response_format"] == {"type": "json_object"}

@@ -186,6 +186,15 @@ def test_tool_call_round_trip(client: openai.OpenAI, stream: bool) -> None:
     assert answer.choices[0].message.content == "tool said: 22C and sunny"
 
 
+def test_image_input_passes_through(client: openai.OpenAI, upstream: MockUpstream) -> None:
+    image = {"type": "image_url", "image_url": {"url": "https://example.com/cat.png",
+                                                "detail": "low"}}
+    resp = client.chat.completions.create(model="gpt-4o-mini", messages=[
+        {"role": "user", "content": [{"type": "text", "text": "what is this"}, image]}])
+    assert resp.choices[0].message.content == "echo: what is this"
+    assert last_request(upstream).json["messages"][0]["content"][1] == image
+
+
 def test_n_and_json_mode(client: openai.OpenAI) -> None:
     resp = client.chat.completions.create(model="gpt-4o-mini", n=2,
                                           response_format={"type": "json_object"},

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
 import threading
 from collections import deque
 from collections.abc import Mapping
@@ -56,6 +57,10 @@ def error_body(etype: str, message: str, request_id: str = "req_mock000000000000
     """Anthropic's error body (`ErrorResponse`)."""
     return {"type": "error", "error": {"type": etype, "message": message, **extra},
             "request_id": request_id}
+
+
+_VERTEX = re.compile(r"/v1/projects/[^/]+/locations/[^/]+/publishers/anthropic/models/"
+                     r"(?P<model>[^/:]+):(?P<verb>rawPredict|streamRawPredict)")
 
 
 class Reject(Exception):
@@ -148,8 +153,11 @@ class _Reply:
 class AnthropicMock:
     """See the module docstring. Thread-safe; use as a context manager."""
 
-    def __init__(self, api_key: str = "sk-ant-api03-mock-0123456789abcdef") -> None:
+    def __init__(self, api_key: str = "sk-ant-api03-mock-0123456789abcdef",
+                 vertex_tokens: Any = None) -> None:
         self.api_key = api_key
+        # With a GoogleTokenServer, also serve Claude on Vertex AI (rawPredict routes).
+        self.vertex_tokens = vertex_tokens
         self._lock = threading.Lock()
         self._requests: list[Recorded] = []
         self._faults: deque[AnthropicFault] = deque()
@@ -243,14 +251,18 @@ class AnthropicMock:
                                            headers, raw, parsed, None))
             fault = self._faults.popleft() if self._faults else _NO_FAULT
         try:
-            self._authorize(headers)
-            if request.method != "POST" or request.path != "/v1/messages":
-                raise Reject(404, "not_found_error", "Not Found")
-            version = headers.get("anthropic-version")
-            if not version:
-                raise _bad("anthropic-version: header is required")
-            if version not in VERSIONS:
-                raise _bad(f"anthropic-version: invalid version '{version}'")
+            vertex = _VERTEX.fullmatch(request.path) if self.vertex_tokens else None
+            if vertex is not None:
+                parsed, version = self._vertex(vertex, headers, parsed)
+            else:
+                self._authorize(headers)
+                if request.method != "POST" or request.path != "/v1/messages":
+                    raise Reject(404, "not_found_error", "Not Found")
+                version = headers.get("anthropic-version") or ""
+                if not version:
+                    raise _bad("anthropic-version: header is required")
+                if version not in VERSIONS:
+                    raise _bad(f"anthropic-version: invalid version '{version}'")
             await asyncio.sleep(fault.delay_s)
             if fault.status is not None:
                 body = fault.body if isinstance(fault.body, bytes) else orjson.dumps(fault.body)
@@ -261,6 +273,22 @@ class AnthropicMock:
         except Reject as r:
             reply = _Reply(r.status, _headers("application/json"), [orjson.dumps(r.body)], False)
         return await _emit(request, reply, fault)
+
+    def _vertex(self, match: re.Match[str], headers: dict[str, str],
+                parsed: Any) -> tuple[Any, str]:
+        """Vertex's rawPredict: a Google bearer token, the model in the URL and
+        `anthropic_version: vertex-2023-10-16` in the body instead of headers."""
+        if not self.vertex_tokens.valid(headers.get("authorization")):
+            raise Reject(401, "authentication_error", "invalid Google access token")
+        if not isinstance(parsed, dict) or parsed.get("anthropic_version") != "vertex-2023-10-16":
+            raise _bad("anthropic_version: vertex-2023-10-16 is required")
+        if "model" in parsed:
+            raise _bad("model: Extra inputs are not permitted")
+        body = {k: v for k, v in parsed.items() if k != "anthropic_version"}
+        body["model"] = match["model"]
+        if match["verb"] == "streamRawPredict":
+            body["stream"] = True
+        return body, "2023-06-01"
 
     def _authorize(self, headers: dict[str, str]) -> None:
         key = headers.get("x-api-key")

@@ -18,6 +18,7 @@ from pllm.providers.base import GoogleOAuth, UpstreamResponse
 from pllm.providers.gemini import Gemini, GoogleTarget
 from pllm.providers.registry import default_registry
 from pllm.providers.vertex import Vertex
+from pllm.providers.vertex_anthropic import VertexAnthropic
 from pllm.schema import GatewayRequest, Usage
 from pllm.sse import SSEDecoder
 
@@ -296,8 +297,9 @@ def test_vertex_auth_api_base_and_dispatch() -> None:
     assert isinstance(adc, GoogleTarget) and adc.signer == GoogleOAuth(credentials=None)
     with pytest.raises(DeploymentError, match="vertex_project"):
         VERTEX.prepare(dep("vertex_ai", params=FrozenDict({})))
-    with pytest.raises(DeploymentError, match="Anthropic-on-Vertex"):
-        VERTEX.prepare(dep("vertex_ai", model="claude-sonnet-4@20250514"))
+    claude = VERTEX.prepare(dep("vertex_ai", model="claude-sonnet-4@20250514"))
+    assert isinstance(claude.provider, VertexAnthropic), "Claude goes through rawPredict"
+    assert isinstance(claude, GoogleTarget) and claude.signer == adc.signer
 
 
 def test_registry_serves_both() -> None:
