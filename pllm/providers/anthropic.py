@@ -129,6 +129,15 @@ class Anthropic:
     def stream_relay(self, req: GatewayRequest, target: Target) -> EventRelay:
         return EventRelay(AnthropicStreamDecoder(req))
 
+    def count_tokens_request(self, body: dict[str, Any], target: Target,
+                             model: str) -> UpstreamRequest:
+        """Anthropic's own counter (`/v1/messages/count_tokens`) for an Anthropic-format body,
+        as pllm's `/v1/messages/count_tokens` receives it; only the model name changes."""
+        fields = ("system", "messages", "tools", "tool_choice", "thinking")
+        native = {"model": model, **{k: body[k] for k in fields if k in body}}
+        url = target.base_url.removesuffix(MESSAGES_PATH) + MESSAGES_PATH + "/count_tokens"
+        return UpstreamRequest("POST", url, target.headers, orjson.dumps(native))
+
 
 # -- models -----------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ from pllm.inbound.anthropic import (
     openai_request,
 )
 from pllm.inbound.anthropic_stream import AnthropicEventEncoder
+from pllm.redaction import redact_error
 from pllm.router.dispatch import StreamOutcome
 from pllm.schema import GatewayRequest
 from pllm.server.requests import request_id
@@ -92,10 +93,24 @@ async def _events(outcome: StreamOutcome, model: str) -> AsyncIterator[bytes]:
 
 @blueprint.post("/v1/messages/count_tokens")
 async def count_tokens() -> Response:
+    """The upstream's own counter when the model is served by Anthropic's API, else an
+    estimate (no upstream call)."""
     gw = gateway()
     gw.auth.check(request.headers)
-    tokens = estimate_input_tokens(await _body())
-    return Response(orjson.dumps({"input_tokens": tokens}), content_type=_JSON)
+    body = await _body()
+    if not isinstance(body, dict) or not isinstance(body.get("model"), str):
+        raise InvalidRequest("model: Field required", param="model")
+    probe = GatewayRequest("chat", {}, b"", body["model"])
+    target, model = gw.dispatcher.choose(probe)
+    counter = getattr(target.provider, "count_tokens_request", None)
+    if counter is None:
+        tokens = estimate_input_tokens(body)
+        return Response(orjson.dumps({"input_tokens": tokens}), content_type=_JSON)
+    resp = await gw.upstream.send(counter(body, target, model),
+                                  timeout=gw.settings.server.request_timeout)
+    if resp.status >= 400:
+        raise redact_error(target.provider.parse_error(resp), target.deployment.secrets())
+    return Response(resp.body, content_type=_JSON)
 
 
 @blueprint.errorhandler(ApiError)

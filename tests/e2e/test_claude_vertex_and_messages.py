@@ -136,3 +136,16 @@ def test_messages_endpoint_with_anthropic_models(gateway: PllmServer, claude: An
                                messages=[{"role": "user", "content": "x"}])
         assert e.value.status_code == 503
         assert e.value.body["error"]["type"] == "overloaded_error"  # type: ignore[index]
+
+
+def test_count_tokens_uses_anthropics_counter_for_anthropic_models(
+        gateway: PllmServer, claude: AnthropicMock) -> None:
+    claude.clear()
+    with anthropic.Anthropic(base_url=gateway.url, api_key=MASTER, max_retries=0) as ac:
+        count = ac.messages.count_tokens(model="claude", system="be terse",
+                                         messages=[{"role": "user", "content": "one two three"}])
+    assert count.input_tokens > 0
+    seen = claude.requests[-1]
+    assert seen.path == "/v1/messages/count_tokens"
+    assert seen.json["model"] == "claude-3-5-haiku-20241022"
+    assert seen.headers["x-api-key"] == ANTHROPIC_KEY

@@ -256,6 +256,8 @@ class AnthropicMock:
                 parsed, version = self._vertex(vertex, headers, parsed)
             else:
                 self._authorize(headers)
+                if request.method == "POST" and request.path == "/v1/messages/count_tokens":
+                    return _count_tokens(parsed)
                 if request.method != "POST" or request.path != "/v1/messages":
                     raise Reject(404, "not_found_error", "Not Found")
                 version = headers.get("anthropic-version") or ""
@@ -394,6 +396,14 @@ class AnthropicMock:
 
 
 # -- request checks (the real API's 400s) -----------------------------------------------------
+def _count_tokens(body: Any) -> web.Response:
+    """Anthropic's token counter: words of the system prompt and messages (the mock's rule)."""
+    if not isinstance(body, dict) or "model" not in body or "max_tokens" in body:
+        raise _bad("count_tokens takes model, messages, system, tools (no max_tokens)")
+    text = orjson.dumps([body.get("system"), body.get("messages"), body.get("tools")]).decode()
+    return web.json_response({"input_tokens": len(text.split())})
+
+
 def _check(body: Any, version: str) -> Json:
     if not isinstance(body, dict):
         raise _bad("There was an error parsing the body of your request")
