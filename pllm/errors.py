@@ -9,6 +9,7 @@
         │   └── RequestTooLarge    413
         ├── AuthenticationFailed   401 invalid_api_key
         ├── PermissionDenied       403
+        ├── RateLimited            429 every deployment of the model is at its rpm/tpm limit
         ├── ModelNotFound          404 model_not_found
         ├── RouteNotFound          404 (unknown path)
         ├── NotImplementedByPllm   501 a recognised provider or feature this build does not serve
@@ -40,6 +41,7 @@ __all__ = [
     "PermissionDenied",
     "PllmError",
     "ProviderError",
+    "RateLimited",
     "RequestTooLarge",
     "RouteNotFound",
     "UnsupportedParam",
@@ -168,6 +170,15 @@ class AuthenticationFailed(ApiError):
     status = 401
     error_type = "invalid_request_error"
     code = "invalid_api_key"
+
+
+class RateLimited(ApiError):
+    """The gateway itself refuses for now: every deployment is at its rpm/tpm limit."""
+
+    status = 429
+    error_type = "requests"
+    code = "rate_limit_exceeded"
+    retryable = True
 
 
 class PermissionDenied(ApiError):

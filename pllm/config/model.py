@@ -181,6 +181,8 @@ class RouterSettings:
     default_fallbacks: tuple[str, ...] = ()
     circuit_breaker: CircuitBreakerSettings = field(default_factory=CircuitBreakerSettings)
     model_group_alias: FrozenDict = field(default_factory=FrozenDict)
+    hedge_after_ms: float | None = None
+    """Start a second attempt on another deployment when the first has not answered by then."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,7 +42,7 @@ STRATEGIES: dict[str, Strategy] = {
 }
 _FALLBACK_KEYS = ("fallbacks", "context_window_fallbacks", "content_policy_fallbacks")
 _ROUTER_KEYS = frozenset({"strategy", "retries", "timeout", "circuit_breaker", "model_group_alias",
-                          "default_fallbacks", *_FALLBACK_KEYS})
+                          "default_fallbacks", "hedge_after_ms", *_FALLBACK_KEYS})
 _SERVER_KEYS = frozenset({"host", "port", "workers", "loop", "max_request_size_mb",
                           "request_timeout", "graceful_timeout"})
 _GENERAL_USED = frozenset({"master_key", "database_url", "max_request_size_mb"})
@@ -130,31 +130,10 @@ def parse_router(r: Reader, router: LDict | None, router_settings: LDict | None,
     alias = _first(_aliases(r, p, "router"), _aliases(r, rs, "router_settings"))
     if alias is not None:
         values["model_group_alias"] = alias
-    _warn_inactive(r, ((p, "router", _ROUTER_KEYS), (rs, "router_settings", _ROUTER_SETTINGS_USED),
-                       (ls, "litellm_settings", _LITELLM_USED)), values.get("strategy"))
+    hedge = r.number(p, "hedge_after_ms", "router", positive=True)
+    if hedge is not None:
+        values["hedge_after_ms"] = hedge
     return RouterSettings(**values)
-
-
-# Validated now, acted on once the adaptive routing layer lands (retries, failover, breakers).
-_INACTIVE = frozenset({"retries", "num_retries", "circuit_breaker", "allowed_fails",
-                       "cooldown_time", "default_fallbacks", *_FALLBACK_KEYS})
-_ACTIVE_STRATEGIES = frozenset({"weighted", "round_robin", "priority"})
-
-
-def _warn_inactive(r: Reader, sections: tuple[tuple[LDict, str, frozenset[str]], ...],
-                   strategy: Strategy | None) -> None:
-    for d, name, read in sections:
-        for key in d:
-            if key in _INACTIVE and key in read:
-                r.warn(f"'{key}' is checked but not acted on yet: this version of pllm does "
-                       "not retry, fail over or open circuit breakers", f"{name}.{key}",
-                       d.key_at(key))
-    if strategy is not None and strategy not in _ACTIVE_STRATEGIES:
-        for d, name, _ in sections[:2]:
-            key = "strategy" if name == "router" else "routing_strategy"
-            if key in d:
-                r.warn(f"strategy '{strategy}' is not available yet; requests are spread by "
-                       "weight (LiteLLM's simple-shuffle)", f"{name}.{key}", d.at(key))
 
 
 def _strategy(r: Reader, d: LDict, key: str, path: str) -> Strategy | None:

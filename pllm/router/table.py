@@ -33,6 +33,8 @@ class Match:
     targets: tuple[Target, ...]
     models: tuple[str, ...]
     unavailable: tuple[Unavailable, ...] = ()
+    has_tpm: bool = False
+    """Some deployment has a tpm limit (only then are request tokens estimated)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +98,8 @@ def _match(name: str, entries: list[tuple[Target | Unavailable, str]]) -> Match:
     targets = tuple(e for e, _ in entries if isinstance(e, Target))
     models = tuple(m for e, m in entries if isinstance(e, Target))
     missing = tuple(e for e, _ in entries if isinstance(e, Unavailable))
-    return Match(name, targets, models, missing)
+    has_tpm = any(t.deployment.tpm for t in targets)
+    return Match(name, targets, models, missing, has_tpm)
 
 
 def _substitute(dep: Deployment, name: str, captured: tuple[str, ...]) -> str | None:

@@ -12,6 +12,7 @@ from pllm.errors import ApiError, ConfigError, InvalidRequest, RequestTooLarge, 
 from pllm.providers.registry import ProviderRegistry, default_registry
 from pllm.router.dispatch import Dispatcher
 from pllm.router.table import build_table
+from pllm.server.admin import blueprint as admin_bp
 from pllm.server.auth import Auth
 from pllm.server.fastpath import FastPath
 from pllm.server.inference import blueprint as inference_bp
@@ -49,6 +50,7 @@ def create_app(settings: Settings, *, registry: ProviderRegistry | None = None,
     app.register_blueprint(inference_bp)
     app.register_blueprint(models_bp)
     app.register_blueprint(messages_bp)
+    app.register_blueprint(admin_bp)
     app.asgi_app = FastPath(app.asgi_app, state)  # type: ignore[method-assign,assignment,arg-type]
 
     @app.before_serving

@@ -40,3 +40,8 @@ class Auth:
                 "Missing API key: send it as 'Authorization: Bearer <key>' or 'X-API-Key'")
         if not hmac.compare_digest(key.encode(), self._master):
             raise AuthenticationFailed("Incorrect API key provided")
+
+    def check_admin(self, headers: Headers) -> None:
+        """Admin routes: the master key. Without one configured they are open like the rest
+        (the gateway then only listens on loopback)."""
+        self.check(headers)

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 import orjson
 
 from pllm.errors import ApiError
-from pllm.router.dispatch import StreamOutcome
+from pllm.router.dispatch import Outcome, StreamOutcome
 from pllm.schema import Endpoint, Headers
 from pllm.server.requests import parse_request, request_id
 from pllm.server.state import Gateway
 
-__all__ = ["BodyReply", "StreamReply", "handle_inference"]
+__all__ = ["BodyReply", "StreamReply", "handle_inference", "routing_headers"]
 
 _DONE = b"data: [DONE]\n\n"
 JSON_TYPE = "application/json"
@@ -67,13 +67,23 @@ async def handle_inference(gw: Gateway, endpoint: Endpoint, headers: Headers,
     if req.stream and endpoint != "embeddings":
         outcome = await gw.dispatcher.open_stream(req)
         overhead_ms = (time.perf_counter() - started - outcome.upstream_s) * 1000.0
-        return StreamReply(outcome, {
-            "content-type": SSE_TYPE, "cache-control": "no-cache", "x-accel-buffering": "no",
-            "x-request-id": rid, "x-pllm-model": outcome.target.deployment.id,
-            "x-pllm-overhead-ms": f"{overhead_ms:.3f}"})
+        out: dict[str, str] = {"content-type": SSE_TYPE, "cache-control": "no-cache",
+                               "x-accel-buffering": "no"}
+        return StreamReply(outcome, routing_headers(out, rid, outcome, overhead_ms))
     result = await gw.dispatcher.complete(req)
     overhead_ms = (time.perf_counter() - started - result.upstream_s) * 1000.0
-    return BodyReply(result.completion.body(), {
-        "content-type": JSON_TYPE, "x-request-id": rid,
-        "x-pllm-model": result.target.deployment.id,
-        "x-pllm-overhead-ms": f"{overhead_ms:.3f}"})
+    return BodyReply(result.completion.body(),
+                     routing_headers({"content-type": JSON_TYPE}, rid, result, overhead_ms))
+
+
+def routing_headers(headers: dict[str, str], rid: str, outcome: Outcome | StreamOutcome,
+                    overhead_ms: float) -> dict[str, str]:
+    """What the gateway did: the deployment that answered, how many attempts it took, the
+    fallback model group if one served it, and pllm's own share of the latency."""
+    headers["x-request-id"] = rid
+    headers["x-pllm-model"] = outcome.target.deployment.id
+    headers["x-pllm-attempts"] = str(outcome.attempts)
+    if outcome.fallback:
+        headers["x-pllm-fallback"] = outcome.fallback
+    headers["x-pllm-overhead-ms"] = f"{overhead_ms:.3f}"
+    return headers

@@ -22,6 +22,7 @@ from pllm.inbound.anthropic_stream import AnthropicEventEncoder
 from pllm.redaction import redact_error
 from pllm.router.dispatch import StreamOutcome
 from pllm.schema import GatewayRequest
+from pllm.server.core import routing_headers
 from pllm.server.requests import request_id
 from pllm.server.state import gateway
 from pllm.sse import SSEDecoder
@@ -51,14 +52,17 @@ async def messages() -> Response:
     stream = body.get("stream") is True
     req = GatewayRequest("chat", body, orjson.dumps(body), model, stream, stream, rid,
                          int(time.time()))
-    headers = {"x-request-id": rid, "request-id": rid}
+    started = time.perf_counter()
+    headers = {"request-id": rid}
     if not stream:
         result = await gw.dispatcher.complete(req)
-        headers["x-pllm-model"] = result.target.deployment.id
+        overhead = (time.perf_counter() - started - result.upstream_s) * 1000.0
         data = anthropic_message(result.completion.data(), model)
-        return Response(orjson.dumps(data), content_type=_JSON, headers=headers)
+        return Response(orjson.dumps(data), content_type=_JSON,
+                        headers=routing_headers(headers, rid, result, overhead))
     outcome = await gw.dispatcher.open_stream(req)
-    headers.update({"x-pllm-model": outcome.target.deployment.id, "cache-control": "no-cache"})
+    overhead = (time.perf_counter() - started - outcome.upstream_s) * 1000.0
+    headers = routing_headers({**headers, "cache-control": "no-cache"}, rid, outcome, overhead)
     response = Response(_events(outcome, model), content_type="text/event-stream; charset=utf-8",
                         headers=headers)
     response.timeout = None

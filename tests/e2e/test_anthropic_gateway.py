@@ -41,6 +41,10 @@ model_list:
       model: anthropic/claude-haiku-4-5
       api_base: {url}
       api_key: os.environ/TEST_WRONG_KEY
+# One attempt per request: these tests check how each upstream answer is translated
+# (retries and failover have their own tests).
+router:
+  retries: 0
 general_settings:
   master_key: os.environ/TEST_MASTER_KEY
 """

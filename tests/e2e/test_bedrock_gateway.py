@@ -60,6 +60,10 @@ model_list:
       model: bedrock/cohere.embed-english-v3
       api_base: {url}
       aws_bearer_token: os.environ/BR_API_KEY
+# One attempt per request: these tests check how each upstream answer is translated
+# (retries and failover have their own tests).
+router:
+  retries: 0
 general_settings:
   master_key: {master}
 """

@@ -36,6 +36,10 @@ model_list:
       model: cohere/embed-v4.0
       api_base: {url}
       api_key: os.environ/CO_KEY
+# One attempt per request: these tests check how each upstream answer is translated
+# (retries and failover have their own tests).
+router:
+  retries: 0
 general_settings:
   master_key: os.environ/MASTER_KEY
 """

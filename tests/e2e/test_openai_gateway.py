@@ -51,6 +51,10 @@ model_list:
       model: openai/gpt-4o
       api_base: http://127.0.0.1:{dead_port}/v1
       api_key: os.environ/TEST_UPSTREAM_KEY
+# One attempt per request: these tests check how each upstream answer is translated
+# (retries and failover have their own tests).
+router:
+  retries: 0
 general_settings:
   master_key: os.environ/TEST_MASTER_KEY
 """

@@ -36,6 +36,10 @@ model_list:
       vertex_project: proj-e2e
       vertex_location: europe-west4
       vertex_credentials: {creds}
+# One attempt per request: these tests check how each upstream answer is translated
+# (retries and failover have their own tests).
+router:
+  retries: 0
 general_settings:
   master_key: os.environ/MASTER_KEY
 """

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import random
-from collections import Counter
 from typing import Any
 
 import orjson
-import pytest
 
 from pllm.config.model import Deployment, RouterSettings, Settings
 from pllm.providers.mock import count_tokens, respond
 from pllm.providers.registry import default_registry
-from pllm.router.pick import Picker
 from pllm.router.table import build_table
 
 
@@ -94,26 +90,3 @@ def test_table_exact_wildcards_and_aliases() -> None:
     assert models("gpt-5") is None, "'*' bound to groq does not take openai's names"
     zephyr = table.resolve("zephyr")
     assert zephyr is not None and not zephyr.targets and zephyr.unavailable
-
-
-def test_picker_weights_priority_and_round_robin() -> None:
-    reg = default_registry()
-    openai = reg.get("openai")
-    assert openai is not None
-
-    def targets(*deps: Deployment) -> list[Any]:
-        return [openai.prepare(d) for d in deps]
-
-    weighted = targets(_dep("g", "a", weight=3.0), _dep("g", "b", weight=1.0))
-    picker = Picker("weighted", random.Random(7))
-    counts = Counter(picker.pick("g", weighted) for _ in range(10_000))
-    assert counts[0] / 10_000 == pytest.approx(0.75, abs=0.02)
-    tiers = targets(_dep("g", "a", priority=1), _dep("g", "b", priority=5),
-                    _dep("g", "c", priority=5))
-    tiered = Picker("weighted", random.Random(1))
-    assert {tiered.pick("g", tiers) for _ in range(500)} == {1, 2}
-    ordered = targets(_dep("g", "a", order=2), _dep("g", "b", order=1))
-    assert Picker("weighted").pick("g", ordered) == 1
-    rr = Picker("round_robin")
-    plain = targets(_dep("g", "a"), _dep("g", "b"), _dep("g", "c"))
-    assert [rr.pick("g", plain) for _ in range(6)] == [0, 1, 2, 0, 1, 2]

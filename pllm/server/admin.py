@@ -1,0 +1,51 @@
+"""Admin routes for operators (master key required): `GET /admin/health`, the live health of
+every deployment as the router sees it."""
+
+from __future__ import annotations
+
+import orjson
+from quart import Blueprint, Response, request
+
+from pllm.router.health import health_score
+from pllm.server.state import gateway
+
+__all__ = ["blueprint"]
+
+blueprint = Blueprint("admin", __name__)
+
+
+@blueprint.get("/admin/health")
+async def deployments_health() -> Response:
+    gw = gateway()
+    gw.auth.check_admin(request.headers)
+    state = gw.dispatcher.state
+    now = state.now()
+    groups: dict[str, list[float]] = {}
+    for dep in gw.settings.deployments:
+        latency = state.stats(dep.id).latency
+        if latency:
+            groups.setdefault(dep.model_name, []).append(latency)
+    rows = []
+    for dep in gw.settings.deployments:
+        s = state.stats(dep.id)
+        lat = sorted(groups.get(dep.model_name, []))
+        median = lat[len(lat) // 2] if lat else None
+        b = s.breaker
+        rate = s.success_rate(now)
+        rows.append({
+            "id": dep.id, "model_name": dep.model_name, "provider": dep.provider,
+            "model": dep.model, "health": health_score(s, now, median),
+            "circuit": {"state": b.state, "consecutive_failures": b.failures,
+                        "open_for_s": round(max(0.0, b.open_until - now), 3)
+                        if b.state == "open" else 0.0},
+            "in_flight": s.in_flight,
+            "latency_ms": round(s.latency * 1000, 2) if s.latency else None,
+            "ttft_ms": round(s.ttft * 1000, 2) if s.ttft else None,
+            "success_rate": round(rate, 4) if rate is not None else None,
+            "requests_last_minute": int(s.requests.total(now)),
+            "tokens_last_minute": int(s.tokens.total(now)),
+            "rpm": dep.rpm, "tpm": dep.tpm,
+            "total_requests": s.total_requests, "total_failures": s.total_failures,
+        })
+    body = {"strategy": gw.settings.router.strategy, "deployments": rows}
+    return Response(orjson.dumps(body), content_type="application/json")
