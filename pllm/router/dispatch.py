@@ -55,6 +55,7 @@ _PAUSED = "\x00paused:"  # marks, in a request's failed set, deployments that se
 BACKOFF_BASE_S = 0.05
 BACKOFF_MAX_S = 2.0
 T = TypeVar("T", "Outcome", "StreamOutcome")
+Attempt = Callable[[GatewayRequest, Target, str, float], Awaitable[T]]
 
 
 class _GroupExhausted(Exception):
@@ -90,22 +91,19 @@ class Dispatcher:
 
     # -- entry points -----------------------------------------------------------------------
     async def complete(self, req: GatewayRequest) -> Outcome:
-        return await self._deadline(self._failover(req, self._complete_attempt))
+        return await self._failover(req, self._complete_attempt)
 
     async def open_stream(self, req: GatewayRequest) -> StreamOutcome:
-        return await self._deadline(self._failover(req, self._stream_attempt))
+        return await self._failover(req, self._stream_attempt)
 
-    async def _deadline(self, work: Awaitable[T]) -> T:
-        try:
-            async with asyncio.timeout(self._timeout):
-                return await work
-        except TimeoutError:
-            raise UpstreamTimeout(f"no answer within the request timeout of "
-                                  f"{self._timeout:g}s") from None
+    def _expired(self) -> UpstreamTimeout:
+        return UpstreamTimeout(f"no answer within the request timeout of {self._timeout:g}s")
 
     # -- the loop ---------------------------------------------------------------------------
-    async def _failover(self, req: GatewayRequest,
-                        attempt: Callable[[GatewayRequest, Target, str], Awaitable[T]]) -> T:
+    async def _failover(self, req: GatewayRequest, attempt: Attempt[T]) -> T:
+        """The deadline is kept by giving each attempt what is left of it (cheaper than a
+        timeout around the whole loop, which would cost every request a timer)."""
+        deadline = time.monotonic() + self._timeout
         queue = [req.model]
         seen: set[str] = set()
         attempts = 0
@@ -130,10 +128,16 @@ class Dispatcher:
                 except _GroupExhausted as e:
                     last = last or e.error  # an upstream's own error says more
                     break
+                budget = deadline - time.monotonic()
+                if budget <= 0:
+                    raise self._expired()
                 attempts += 1
                 try:
-                    result = await self._maybe_hedged(req, match, failed, target,
-                                                      upstream_model, attempt)
+                    if self._hedge_s is None or req.stream or len(match.targets) < 2:
+                        result = await attempt(req, target, upstream_model, budget)
+                    else:
+                        result = await self._hedged(req, match, failed, target,
+                                                    upstream_model, attempt, budget)
                 except ApiError as e:
                     last = e
                     failed.add(target.deployment.id)
@@ -143,7 +147,9 @@ class Dispatcher:
                     if not e.retryable:
                         break
                     if n < self.settings.router.retries:
-                        await self._sleep(self._backoff(n))
+                        pause = min(self._backoff(n), deadline - time.monotonic())
+                        if pause > 0:
+                            await self._sleep(pause)
                     continue
                 result.attempts = attempts
                 result.fallback = model if position else None
@@ -189,10 +195,17 @@ class Dispatcher:
             raise NotImplementedByPllm(f"model '{req.model}' cannot be served: {reason}")
         state = self.state
         now = state.now()
+        if len(match.targets) == 1 and not failed:  # the common case, kept cheap
+            only = match.targets[0]
+            dep = only.deployment
+            if req.endpoint in only.provider.endpoints and \
+                    state.stats(dep.id).breaker.available(now) and \
+                    (dep.rpm is None and dep.tpm is None):
+                return only, match.models[0]
         tokens = estimate_tokens(req) if match.has_tpm else 0
         candidates: list[Candidate] = []
         limited: list[float] = []
-        retry_failed = all(t.deployment.id in failed for t in match.targets)
+        retry_failed = bool(failed) and all(t.deployment.id in failed for t in match.targets)
         for i, target in enumerate(match.targets):
             dep = target.deployment
             if req.endpoint not in target.provider.endpoints:
@@ -230,12 +243,10 @@ class Dispatcher:
                              "circuit breakers are open", status=503, code="no_healthy_deployment")
 
     # -- attempts ---------------------------------------------------------------------------
-    async def _maybe_hedged(self, req: GatewayRequest, match: Match, failed: set[str],
-                            target: Target, model: str,
-                            attempt: Callable[[GatewayRequest, Target, str], Awaitable[T]]) -> T:
-        if self._hedge_s is None or req.stream or len(match.targets) < 2:
-            return await attempt(req, target, model)
-        first = asyncio.ensure_future(attempt(req, target, model))
+    async def _hedged(self, req: GatewayRequest, match: Match, failed: set[str],
+                      target: Target, model: str, attempt: Attempt[T], budget: float) -> T:
+        assert self._hedge_s is not None
+        first = asyncio.ensure_future(attempt(req, target, model, budget))
         done, _ = await asyncio.wait({first}, timeout=self._hedge_s)
         if done:
             return first.result()
@@ -245,7 +256,8 @@ class Dispatcher:
             return await first
         if other.deployment.id == target.deployment.id:
             return await first
-        second = asyncio.ensure_future(attempt(req, other, other_model))
+        second = asyncio.ensure_future(attempt(req, other, other_model,
+                                               budget - self._hedge_s))
         return await first_success([first, second])
 
     def _begin(self, req: GatewayRequest, target: Target) -> tuple[str, int]:
@@ -255,15 +267,15 @@ class Dispatcher:
             raise UpstreamError(f"deployment {dep.id} is being probed", status=503)
         return dep.id, tokens
 
-    async def _complete_attempt(self, req: GatewayRequest, target: Target,
-                                model: str) -> Outcome:
+    async def _complete_attempt(self, req: GatewayRequest, target: Target, model: str,
+                                budget: float) -> Outcome:
         provider, dep = target.provider, target.deployment
         dep_id, tokens = self._begin(req, target)
         started = time.perf_counter()
         recorded = False
         try:
             up_req = provider.build_request(req, target, model)
-            resp = await self.upstream.send(up_req, timeout=dep.timeout or self._timeout)
+            resp = await self.upstream.send(up_req, timeout=min(dep.timeout or budget, budget))
             upstream_s = time.perf_counter() - started
             if resp.status >= 400:
                 raise provider.parse_error(resp)
@@ -280,8 +292,17 @@ class Dispatcher:
             if not recorded:  # cancelled (client gone, hedge lost, deadline): no verdict
                 self.state.finish(dep_id, "neutral")
 
-    async def _stream_attempt(self, req: GatewayRequest, target: Target,
-                              model: str) -> StreamOutcome:
+    async def _stream_attempt(self, req: GatewayRequest, target: Target, model: str,
+                              budget: float) -> StreamOutcome:
+        """Until the first chunk, bounded by the request's remaining deadline."""
+        try:
+            async with asyncio.timeout(budget):
+                return await self._stream_open(req, target, model)
+        except TimeoutError:
+            raise self._expired() from None
+
+    async def _stream_open(self, req: GatewayRequest, target: Target,
+                           model: str) -> StreamOutcome:
         provider, dep = target.provider, target.deployment
         dep_id, _tokens = self._begin(req, target)
         started = time.perf_counter()

@@ -79,7 +79,6 @@ class Upstream:
         self._keepalive = keepalive_s
         self._session: aiohttp.ClientSession | None = None
         self._signing = Signing()
-        self._timeouts: dict[tuple[float | None, float | None], aiohttp.ClientTimeout] = {}
 
     async def start(self) -> None:
         if self._session is None:
@@ -104,13 +103,10 @@ class Upstream:
         await self.close()
 
     def _timeout(self, total: float | None, read: float | None = None) -> aiohttp.ClientTimeout:
-        key = (total, read)
-        t = self._timeouts.get(key)
-        if t is None:
-            t = aiohttp.ClientTimeout(total=total, sock_connect=self._connect_timeout,
-                                      sock_read=read)
-            self._timeouts[key] = t
-        return t
+        # Built per request (0.5 us): totals are what is left of each request's deadline.
+        return aiohttp.ClientTimeout(total=total, sock_connect=min(self._connect_timeout,
+                                                                   total or self._connect_timeout),
+                                     sock_read=read)
 
     @property
     def session(self) -> aiohttp.ClientSession:

@@ -107,10 +107,10 @@ def test_a_killed_deployment_is_routed_around_and_used_again_after_it_returns(
     a, b = upstreams(2)
     server = make_server(config([a, b], router="  strategy: round_robin\n"
                                 "  circuit_breaker: {threshold: 2, timeout: 1}"))
-    ok, _, errors = asyncio.run(burst(server.url, 40, 4))
+    _, _, errors = asyncio.run(burst(server.url, 40, 4))
     assert errors == [] and a.count() > 10
     a.kill()
-    ok, served, errors = asyncio.run(burst(server.url, 60, 4))
+    _ok, served, errors = asyncio.run(burst(server.url, 60, 4))
     assert errors == [] and served.count("a") == 0
     a.revive()
     back = time.monotonic()
@@ -158,7 +158,7 @@ def test_usage_based_never_exceeds_rpm_and_then_answers_429(
     a, b = upstreams(2)
     server = make_server(config([a, b], router="  strategy: usage_based",
                                 extra="      rpm: 15\n"))
-    ok, served, errors = asyncio.run(burst(server.url, 40, 4))
+    ok, _served, errors = asyncio.run(burst(server.url, 40, 4))
     assert (a.count(), b.count()) == (15, 15) and ok == 30
     assert len(errors) == 10 and all(isinstance(e, openai.RateLimitError) for e in errors)
     retry = float(errors[0].response.headers["retry-after"])  # type: ignore[attr-defined]
@@ -171,7 +171,7 @@ def test_retry_after_cools_a_deployment_down(
     a, b = upstreams(2)
     a.set(status=429, retry_after=2)
     server = make_server(config([a, b], router="  strategy: round_robin"))
-    ok, served, errors = asyncio.run(burst(server.url, 20, 2))
+    _ok, _served, errors = asyncio.run(burst(server.url, 20, 2))
     assert errors == [] and a.count() == 1, "one 429, then out for its retry-after"
     a.set()
     time.sleep(2.1)

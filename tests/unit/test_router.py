@@ -21,7 +21,7 @@ from pllm.config.model import (
     ServerSettings,
     Settings,
 )
-from pllm.errors import ApiError, RateLimited, UpstreamConnectError
+from pllm.errors import ApiError, RateLimited, UpstreamConnectError, UpstreamTimeout
 from pllm.providers.base import UpstreamRequest, UpstreamResponse
 from pllm.providers.registry import default_registry
 from pllm.router.breaker import Breaker
@@ -185,8 +185,11 @@ class ScriptedUpstream:
         step = steps[min(len(self.calls_to(host)) - 1, len(steps) - 1)]
         if isinstance(step, BaseException):
             raise step
-        if isinstance(step, float):
-            await asyncio.sleep(step)
+        if isinstance(step, float):  # a slow answer; the timeout is kept as aiohttp keeps it
+            try:
+                await asyncio.wait_for(asyncio.sleep(step), timeout)
+            except TimeoutError:
+                raise UpstreamTimeout("slow") from None
             step = 200
         status, headers = (step, {}) if isinstance(step, int) else step
         body = {"id": "x", "choices": [{"message": {"content": host}}], "usage": {
