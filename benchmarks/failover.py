@@ -147,14 +147,14 @@ def scenario_kill_revive(tmp: Path) -> list[str]:
             stop.set()
             runner.join()
         ok, errors = result[0]
-        back = next((t for t, d in served if d == "a" and t > revived), None)
+        back = next((t for t in list(a.received) if t > revived), None)
         return [
             "2. two deployments, steady load (4 concurrent); A killed for 3 s, then restarted",
             f"   client-visible failures: {len(errors)} of {ok + len(errors)}",
             "   A served while dead: "
             f"{sum(1 for t, d in served if d == 'a' and killed + 0.05 < t < revived)}",
-            f"   A serving again {back - revived:.2f} s after its restart (breaker timeout 2 s)"
-            if back else "   A never served again",
+            f"   A receiving traffic again {back - revived:.2f} s after its restart (breaker "
+            "timeout 2 s)" if back else "   A never served again",
         ]
 
 

@@ -294,15 +294,8 @@ class Dispatcher:
 
     async def _stream_attempt(self, req: GatewayRequest, target: Target, model: str,
                               budget: float) -> StreamOutcome:
-        """Until the first chunk, bounded by the request's remaining deadline."""
-        try:
-            async with asyncio.timeout(budget):
-                return await self._stream_open(req, target, model)
-        except TimeoutError:
-            raise self._expired() from None
-
-    async def _stream_open(self, req: GatewayRequest, target: Target,
-                           model: str) -> StreamOutcome:
+        """Until the first chunk, every wait for data is bounded by what is left of the
+        request's deadline (and by the deployment's stream_timeout)."""
         provider, dep = target.provider, target.deployment
         dep_id, _tokens = self._begin(req, target)
         started = time.perf_counter()
@@ -311,9 +304,8 @@ class Dispatcher:
         recorded = False
         try:
             up_req = provider.build_request(req, target, model)
-            stream = await self.upstream.open_stream(up_req,
-                                                     read_timeout=dep.stream_timeout
-                                                     or dep.timeout or self._timeout)
+            wait = min(dep.stream_timeout or dep.timeout or budget, budget)
+            stream = await self.upstream.open_stream(up_req, read_timeout=wait)
             if stream.status >= 400:
                 body = await stream.read_body()
                 ended = True
