@@ -7,6 +7,7 @@ SIGTERM/SIGINT stop accepting connections, let in-flight requests and streams fi
 from __future__ import annotations
 
 import asyncio
+import gc
 import ipaddress
 import logging
 import multiprocessing
@@ -84,6 +85,11 @@ def _run_worker(settings: Settings, config: Config, sockets: Sockets,
     from pllm.server.app import create_app
 
     app = wrap_app(create_app(settings), config.wsgi_max_body_size, None)
+    # Everything built so far (modules, settings, the app) lives as long as the process: keep
+    # it out of the cyclic garbage collector's full passes, which then only walk request
+    # garbage.
+    gc.collect()
+    gc.freeze()
     trigger = None
     if shutdown_event is not None:
         # Workers ignore SIGINT/SIGTERM; the supervisor tells them to stop through this event.
