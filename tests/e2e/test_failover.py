@@ -177,3 +177,19 @@ def test_retry_after_cools_a_deployment_down(
     time.sleep(2.1)
     asyncio.run(burst(server.url, 6, 2))
     assert a.count() > 1
+
+
+def test_connection_resets_and_stalled_streams_fail_over(
+        make_server: Callable[..., PllmServer], upstreams: Callable[[int], list[FaultyUpstream]]
+) -> None:
+    a, b = upstreams(2)
+    a.set(reset=True)
+    server = make_server(config([a, b], router="  strategy: round_robin",
+                                extra="      stream_timeout: 0.5\n"))
+    ok, _, errors = asyncio.run(burst(server.url, 20, 2))
+    assert errors == [] and ok == 20 and a.count() >= 1
+    a.set(stall_s=3.0)
+    started = time.monotonic()
+    ok, _, errors = asyncio.run(burst(server.url, 6, 2, stream=True))
+    assert errors == [] and ok == 6, "a stalled first byte fails over after stream_timeout"
+    assert time.monotonic() - started < 3.0

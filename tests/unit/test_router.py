@@ -320,6 +320,26 @@ def test_context_window_and_default_fallbacks() -> None:
     assert text(out) == "z" and out.fallback == "last"
 
 
+def test_content_policy_fallback() -> None:
+    refusal = {"error": {"message": "filtered", "type": None, "code": "content_filter"}}
+
+    class Filtered(ScriptedUpstream):
+        async def send(self, req: UpstreamRequest, *, timeout: float) -> UpstreamResponse:
+            if "strict" in req.url:
+                self.calls.append("strict")
+                return UpstreamResponse(400, {}, orjson.dumps(refusal))
+            return await super().send(req, timeout=timeout)
+
+    d, _ = dispatcher([dep(model="strict"), dep("lenient", model="open")], {"open": [200]},
+                      content_policy_fallbacks=FrozenDict({"g": ("lenient",)}))
+    d.upstream = Filtered({"open": [200]})  # type: ignore[assignment]
+    out = run(d.complete(ask()))
+    assert text(out) == "open" and out.fallback == "lenient"
+    plain, _ = dispatcher([dep(model="strict")], {"strict": [400]})
+    with pytest.raises(ApiError):
+        run(plain.complete(ask()))
+
+
 def test_connect_errors_and_deadline() -> None:
     d, _ = dispatcher([dep(model="a"), dep(model="b")],
                       {"a": [UpstreamConnectError("down")], "b": [200]}, strategy="round_robin")
