@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import typer
 
+from pllm.cli.audit_cmd import app as audit_app
+from pllm.cli.budgets_cmd import app as budgets_app
 from pllm.cli.config_cmd import app as config_app
+from pllm.cli.keys_cmd import app as keys_app
+from pllm.cli.limits_cmd import app as limits_app
 from pllm.cli.serve import serve
 
 __all__ = ["app", "main"]
@@ -19,6 +23,10 @@ app = typer.Typer(
 )
 app.command()(serve)
 app.add_typer(config_app, name="config")
+app.add_typer(keys_app, name="keys")
+app.add_typer(budgets_app, name="budgets")
+app.add_typer(limits_app, name="limits")
+app.add_typer(audit_app, name="audit")
 
 
 @app.command()

@@ -37,7 +37,10 @@ def banner(settings: Settings) -> None:
     url = f"http://{host}:{s.port}"
     names = settings.model_names()
     shown = ", ".join(names[:8]) + (f" … (+{len(names) - 8})" if len(names) > 8 else "")
-    auth = "master key required" if s.master_key else "open (no master key; loopback only)"
+    ways = ["master key"] if s.master_key else []
+    if settings.access.jwt is not None:
+        ways.append(f"JWT ({', '.join(settings.access.jwt.algorithms)})")
+    auth = f"{' or '.join(ways)} required" if ways else "open (no master key; loopback only)"
     lines = [
         f"[bold green]pllm {__version__}[/] listening on [bold]{url}[/]"
         + (f" with {s.workers} workers" if s.workers > 1 else ""),
