@@ -87,7 +87,7 @@ def usage_from_anthropic(usage: Mapping[str, Any]) -> Usage:
     thinking = _int(details.get("thinking_tokens")) if isinstance(details, dict) else 0
     prompt = fresh + written + read
     return Usage(prompt_tokens=prompt, completion_tokens=output, total_tokens=prompt + output,
-                 cached_tokens=read, reasoning_tokens=thinking)
+                 cached_tokens=read, reasoning_tokens=thinking, cache_write_tokens=written)
 
 
 def completion_from_anthropic(req: GatewayRequest, data: dict[str, Any]) -> Completion:

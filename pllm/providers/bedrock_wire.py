@@ -55,11 +55,12 @@ def usage_of(usage: Any) -> Usage | None:
     if not isinstance(usage, dict):
         return None
     read = _int(usage.get("cacheReadInputTokens"))
-    prompt = _int(usage.get("inputTokens")) + read + _int(usage.get("cacheWriteInputTokens"))
+    written = _int(usage.get("cacheWriteInputTokens"))
+    prompt = _int(usage.get("inputTokens")) + read + written
     completion = _int(usage.get("outputTokens"))
     total = max(_int(usage.get("totalTokens")), prompt + completion)
     return Usage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=total,
-                 cached_tokens=read)
+                 cached_tokens=read, cache_write_tokens=written)
 
 
 def _int(v: Any) -> int:

@@ -17,6 +17,9 @@ class Usage:
     total_tokens: int = 0
     cached_tokens: int = 0
     reasoning_tokens: int = 0
+    cache_write_tokens: int = 0
+    """Prompt tokens written to the provider's prompt cache (Anthropic, Bedrock), part of
+    `prompt_tokens`; priced at the cache-write rate. Not part of OpenAI's usage object."""
 
     @classmethod
     def from_openai(cls, usage: Any) -> Usage | None:
