@@ -9,7 +9,8 @@
         │   └── RequestTooLarge    413
         ├── AuthenticationFailed   401 invalid_api_key
         ├── PermissionDenied       403
-        ├── RateLimited            429 every deployment of the model is at its rpm/tpm limit
+        ├── RateLimited            429 a deployment's or a caller's rpm/tpm limit is reached
+        ├── BudgetExceeded         429 insufficient_quota: a budget cannot cover the request
         ├── ModelNotFound          404 model_not_found
         ├── RouteNotFound          404 (unknown path)
         ├── NotImplementedByPllm   501 a recognised provider or feature this build does not serve
@@ -32,6 +33,7 @@ import orjson
 __all__ = [
     "ApiError",
     "AuthenticationFailed",
+    "BudgetExceeded",
     "ConfigError",
     "DeploymentError",
     "InvalidRequest",
@@ -179,6 +181,20 @@ class RateLimited(ApiError):
     error_type = "requests"
     code = "rate_limit_exceeded"
     retryable = True
+
+
+class BudgetExceeded(ApiError):
+    """A budget (key, user, team or global) cannot cover the request's maximum cost. Retrying
+    will not help until the period resets, so clients are told not to (`x-should-retry`)."""
+
+    status = 429
+    error_type = "insufficient_quota"
+    code = "budget_exceeded"
+
+    def response_headers(self) -> dict[str, str]:
+        out = super().response_headers()
+        out["x-should-retry"] = "false"
+        return out
 
 
 class PermissionDenied(ApiError):

@@ -41,7 +41,9 @@ class PllmServer:
         self.cmd = cmd + list(args)
         base = {k: v for k, v in os.environ.items()
                 if not k.endswith("_API_KEY") and not k.startswith(("PLLM_", "AZURE_"))}
-        self.env = {**base, **(env or {})}
+        # Each server gets its own database unless the test shares one on purpose.
+        self.db_path = tmp / f"pllm-{self.port}.db"
+        self.env = {**base, "PLLM_DB": str(self.db_path), **(env or {})}
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, wait: bool = True) -> PllmServer:

@@ -21,8 +21,13 @@ ALLOWED: dict[str, set[str]] = {
     "router": BASE | {"providers", "upstream"},
     "logs": BASE,
     "inbound": BASE,
-    "server": BASE | {"providers", "upstream", "router", "logs", "inbound"},
-    "cli": BASE | {"providers", "upstream", "router", "logs", "server"},
+    "limits": BASE,
+    "store": BASE | {"limits"},
+    "access": BASE | {"limits", "store"},
+    "server": BASE | {"providers", "upstream", "router", "logs", "inbound", "limits", "store",
+                      "access"},
+    "cli": BASE | {"providers", "upstream", "router", "logs", "server", "limits", "store",
+                   "access"},
 }
 # Third-party I/O and UI libraries each layer must not touch.
 FORBIDDEN: dict[str, set[str]] = {
@@ -31,6 +36,9 @@ FORBIDDEN: dict[str, set[str]] = {
     "schema": {"httpx", "aiohttp", "quart", "hypercorn", "sqlite_utils", "textual"},
     "config": {"httpx", "aiohttp", "quart", "hypercorn", "sqlite_utils", "textual"},
     "upstream": {"quart", "hypercorn", "sqlite_utils", "textual"},
+    "limits": {"httpx", "aiohttp", "quart", "hypercorn", "sqlite_utils", "sqlite3", "textual"},
+    "store": {"httpx", "aiohttp", "quart", "hypercorn", "textual"},
+    "access": {"httpx", "aiohttp", "quart", "hypercorn", "sqlite_utils", "sqlite3", "textual"},
 }
 BUDGET = 400
 

@@ -12,6 +12,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from pllm.config.access import ACCESS_SECTIONS, parse_access
 from pllm.config.deployments import parse_credentials, parse_model_list
 from pllm.config.discovery import demo_deployments, discover
 from pllm.config.envsubst import build_environment
@@ -43,7 +44,8 @@ __all__ = [
 ]
 
 _SECTIONS = frozenset({"model_list", "litellm_settings", "router_settings", "general_settings",
-                       "environment_variables", "credential_list", "router", "server"})
+                       "environment_variables", "credential_list", "router", "server",
+                       *ACCESS_SECTIONS})
 
 
 def find_config(cwd: Path | None = None) -> Path | None:
@@ -107,6 +109,7 @@ def _parse(tree: LDict, env: dict[str, str], allow_missing_env: bool,
                           r.mapping(tree, "litellm_settings", ""))
     router = parse_router(r, r.mapping(tree, "router", ""), r.mapping(tree, "router_settings", ""),
                           r.mapping(tree, "litellm_settings", ""))
+    access = parse_access(r, tree, Path(source).parent if source else None)
     creds = parse_credentials(r, r.sequence(tree, "credential_list", ""))
     models = r.sequence(tree, "model_list", "")
     deps = parse_model_list(r, models, creds, drop_params=server.drop_params) if models else []
@@ -114,7 +117,7 @@ def _parse(tree: LDict, env: dict[str, str], allow_missing_env: bool,
         r.warn("no models are configured: every request will be answered 404", "model_list",
                tree.mark)
     settings = Settings(deployments=tuple(deps), server=server, router=router,
-                        environment=FrozenDict(exported), source=source,
+                        access=access, environment=FrozenDict(exported), source=source,
                         warnings=tuple(i for i in r.issues if i.severity == "warning"))
     return settings, r.issues
 

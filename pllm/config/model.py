@@ -12,10 +12,15 @@ from typing import Any, Literal, NoReturn
 from pllm.errors import Issue
 
 __all__ = [
+    "AccessSettings",
+    "AuditSettings",
     "CircuitBreakerSettings",
     "Deployment",
     "FrozenDict",
+    "JwtConfig",
+    "LimitDefaults",
     "Origin",
+    "RateLimit",
     "RouterSettings",
     "Secret",
     "ServerSettings",
@@ -200,10 +205,76 @@ class ServerSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class RateLimit:
+    """Requests and tokens (input + output) per minute; None = unlimited."""
+
+    rpm: int | None = None
+    tpm: int | None = None
+
+    def __bool__(self) -> bool:
+        return self.rpm is not None or self.tpm is not None
+
+
+@dataclass(frozen=True, slots=True)
+class LimitDefaults:
+    """The `limits:` block: defaults for every key, user and team without their own, and
+    limits per model group and per endpoint (rows set with `pllm limits` take precedence)."""
+
+    key: RateLimit = field(default_factory=RateLimit)
+    user: RateLimit = field(default_factory=RateLimit)
+    team: RateLimit = field(default_factory=RateLimit)
+    models: FrozenDict = field(default_factory=FrozenDict)
+    """model group -> RateLimit"""
+    endpoints: FrozenDict = field(default_factory=FrozenDict)
+    """chat | completions | embeddings | messages -> RateLimit"""
+
+
+@dataclass(frozen=True, slots=True)
+class JwtConfig:
+    """`auth.jwt`: which bearer JWTs are accepted and how their claims map to pllm's roles."""
+
+    algorithms: tuple[str, ...]
+    secret: Secret | None = None
+    public_key_file: str | None = None
+    jwks_file: str | None = None
+    jwks_url: str | None = None
+    jwks_cache_seconds: float = 300.0
+    issuer: str | None = None
+    audience: tuple[str, ...] | None = None
+    leeway_seconds: float = 30.0
+    user_claim: str = "sub"
+    team_claim: str | None = "team"
+    role_claim: str | None = "role"
+    models_claim: str | None = "models"
+    role_map: FrozenDict = field(default_factory=FrozenDict)
+    default_role: str = "user"
+
+
+@dataclass(frozen=True, slots=True)
+class AuditSettings:
+    log_bodies: bool = False
+    retention_days: float | None = 90.0
+
+
+@dataclass(frozen=True, slots=True)
+class AccessSettings:
+    jwt: JwtConfig | None = None
+    failed_auth_per_minute: int = 20
+    """Failed authentications allowed per client address per minute before it gets 429s."""
+    limits: LimitDefaults = field(default_factory=LimitDefaults)
+    audit: AuditSettings = field(default_factory=AuditSettings)
+    budget_timezone: str = "UTC"
+    """Where budget periods (day, week, month) begin."""
+    default_output_tokens: int = 4096
+    """Output tokens reserved against budgets when neither the request nor the model says."""
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     deployments: tuple[Deployment, ...] = ()
     server: ServerSettings = field(default_factory=ServerSettings)
     router: RouterSettings = field(default_factory=RouterSettings)
+    access: AccessSettings = field(default_factory=AccessSettings)
     environment: FrozenDict = field(default_factory=FrozenDict)
     """`environment_variables:` from the file; `pllm serve` exports them at start."""
     source: str = "empty"
@@ -223,4 +294,7 @@ class Settings:
         out = [s for d in self.deployments for s in d.secrets()]
         if self.server.master_key:
             out.append(self.server.master_key.value)
+        jwt = self.access.jwt
+        if jwt is not None and jwt.secret is not None:
+            out.append(jwt.secret.value)
         return tuple(out)

@@ -283,7 +283,7 @@ class Dispatcher:
             delta = token_delta(completion, tokens) if dep.tpm else 0
             recorded = True
             self.state.finish(dep_id, "success", latency=upstream_s, tokens_delta=delta)
-            return Outcome(completion, target, upstream_s)
+            return Outcome(completion, target, upstream_s, model=model)
         except ApiError as e:
             recorded = True
             self._failed(dep_id, e, time.perf_counter() - started)
@@ -329,7 +329,8 @@ class Dispatcher:
                                   else None, ttft=ttft if result == "success" else None,
                                   breaker=dep_id not in self._solo)
 
-            outcome = StreamOutcome(target, first, relay, ttft, pieces, stream, done)
+            outcome = StreamOutcome(target, first, relay, ttft, pieces, stream, done,
+                                    model=model)
             stream = None  # the outcome owns it now, and records its end
             recorded = True
             return outcome

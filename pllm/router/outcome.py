@@ -28,6 +28,8 @@ class Outcome:
     attempts: int = 1
     fallback: str | None = None
     """The model group that answered when it was a fallback."""
+    model: str = ""
+    """The upstream model the deployment was asked for (a wildcard's substitution)."""
 
 
 @dataclass(slots=True)
@@ -43,6 +45,7 @@ class StreamOutcome:
     _done: Callable[[AttemptResult], None] = field(default=lambda _: None)
     attempts: int = 1
     fallback: str | None = None
+    model: str = ""
     _failed: bool = False
 
     async def rest(self) -> AsyncIterator[bytes]:

@@ -17,7 +17,7 @@ blueprint = Blueprint("admin", __name__)
 @blueprint.get("/admin/health")
 async def deployments_health() -> Response:
     gw = gateway()
-    gw.auth.check_admin(request.headers)
+    (await gw.gate.authenticate(request.headers, request.remote_addr)).check_read()
     state = gw.dispatcher.state
     now = state.now()
     groups: dict[str, list[float]] = {}

@@ -16,10 +16,11 @@ import orjson
 from pllm.errors import ApiError
 from pllm.router.dispatch import Outcome, StreamOutcome
 from pllm.schema import Endpoint, Headers
+from pllm.server.guard import Guard, admit, audit_refusal
 from pllm.server.requests import parse_request, request_id
 from pllm.server.state import Gateway
 
-__all__ = ["BodyReply", "StreamReply", "handle_inference", "routing_headers"]
+__all__ = ["BodyReply", "StreamReply", "handle_inference", "routing_headers", "spend_headers"]
 
 _DONE = b"data: [DONE]\n\n"
 JSON_TYPE = "application/json"
@@ -39,13 +40,16 @@ class StreamReply:
 
     outcome: StreamOutcome
     headers: dict[str, str]
+    guard: Guard
     status: int = 200
 
     async def body(self) -> AsyncGenerator[bytes, None]:
         """Chunks as they come; an upstream failure now ends the stream with an OpenAI-style
-        error event (the SDKs raise on it) instead of a silent truncation."""
+        error event (the SDKs raise on it) instead of a silent truncation. The request is
+        settled from the usage the upstream reported, however the stream ended."""
         outcome = self.outcome
         complete = False
+        error: ApiError | None = None
         try:
             yield outcome.first
             async for piece in outcome.rest():
@@ -53,27 +57,64 @@ class StreamReply:
             complete = True
             yield _DONE
         except ApiError as e:
+            error = e
             yield b"data: " + orjson.dumps(e.body()) + b"\n\n"
         finally:
             await outcome.aclose(complete=complete)
+            usage = outcome.relay.usage
+            status = 200 if error is None else error.status
+            code = None if error is None else (error.code or error.error_type)
+            if not complete and error is None:
+                code = "client_closed"  # nginx's 499: the client went away mid-stream
+                status = 499
+            await self.guard.finish(status, outcome, usage, code)
 
 
 async def handle_inference(gw: Gateway, endpoint: Endpoint, headers: Headers,
-                           body: bytes, started: float) -> BodyReply | StreamReply:
-    """Raises ApiError for anything answered with an error status."""
-    gw.auth.check(headers)
+                           body: bytes, started: float,
+                           client: str | None = None) -> BodyReply | StreamReply:
+    """Raises ApiError for anything answered with an error status (audited here)."""
     rid = request_id(headers)
-    req = parse_request(endpoint, body, rid)
+    try:
+        principal = await gw.gate.authenticate(headers, client)
+        req = parse_request(endpoint, body, rid)
+    except ApiError as e:
+        audit_refusal(gw, e, endpoint, rid, client)
+        raise
+    guard = await admit(gw, principal, endpoint, req, client)
     if req.stream and endpoint != "embeddings":
-        outcome = await gw.dispatcher.open_stream(req)
+        try:
+            outcome = await gw.dispatcher.open_stream(req)
+        except ApiError as e:
+            await guard.fail(e)
+            raise
+        except BaseException:  # cancelled: the client left before the first byte
+            await guard.finish(499, None, None, "client_closed")
+            raise
         overhead_ms = (time.perf_counter() - started - outcome.upstream_s) * 1000.0
         out: dict[str, str] = {"content-type": SSE_TYPE, "cache-control": "no-cache",
                                "x-accel-buffering": "no"}
-        return StreamReply(outcome, routing_headers(out, rid, outcome, overhead_ms))
-    result = await gw.dispatcher.complete(req)
+        return StreamReply(outcome, guard.headers(routing_headers(
+            out, rid, outcome, overhead_ms)), guard)
+    try:
+        result = await gw.dispatcher.complete(req)
+    except ApiError as e:
+        await guard.fail(e)
+        raise
+    except BaseException:
+        await guard.finish(499, None, None, "client_closed")
+        raise
+    cost, remaining = await guard.finish(200, result, result.completion.usage)
     overhead_ms = (time.perf_counter() - started - result.upstream_s) * 1000.0
-    return BodyReply(result.completion.body(),
-                     routing_headers({"content-type": JSON_TYPE}, rid, result, overhead_ms))
+    out = guard.headers(routing_headers({"content-type": JSON_TYPE}, rid, result, overhead_ms))
+    spend_headers(out, cost, remaining)
+    return BodyReply(result.completion.body(), out)
+
+
+def spend_headers(headers: dict[str, str], cost: float, remaining: float | None) -> None:
+    headers["x-pllm-cost"] = f"{cost:.8f}"
+    if remaining is not None:
+        headers["x-pllm-budget-remaining"] = f"{remaining:.6f}"
 
 
 def routing_headers(headers: dict[str, str], rid: str, outcome: Outcome | StreamOutcome,

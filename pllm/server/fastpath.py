@@ -54,7 +54,9 @@ class FastPath:
             body = await self._read_body(receive, headers)
             watcher = asyncio.ensure_future(_watch_disconnect(receive, task))  # type: ignore[arg-type]
             try:
-                reply = await handle_inference(self.gw, endpoint, headers, body, started)
+                client = scope.get("client")
+                reply = await handle_inference(self.gw, endpoint, headers, body, started,
+                                               client[0] if client else None)
                 if isinstance(reply, BodyReply):
                     await _send_body(send, reply.status, reply.headers, reply.body)
                 else:

@@ -35,7 +35,8 @@ async def _view() -> Response:
     endpoint = ROUTES[request.path]
     body = await request.get_data(cache=False, as_text=False)
     assert isinstance(body, bytes)
-    reply = await handle_inference(gateway(), endpoint, request.headers, body, started)
+    reply = await handle_inference(gateway(), endpoint, request.headers, body, started,
+                                   request.remote_addr)
     if isinstance(reply, BodyReply):
         return Response(reply.body, status=reply.status, headers=reply.headers)
     response = Response(reply.body(), status=reply.status, headers=reply.headers)

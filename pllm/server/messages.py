@@ -22,7 +22,8 @@ from pllm.inbound.anthropic_stream import AnthropicEventEncoder
 from pllm.redaction import redact_error
 from pllm.router.dispatch import StreamOutcome
 from pllm.schema import GatewayRequest
-from pllm.server.core import routing_headers
+from pllm.server.core import routing_headers, spend_headers
+from pllm.server.guard import Guard, admit, audit_refusal
 from pllm.server.requests import request_id
 from pllm.server.state import gateway
 from pllm.sse import SSEDecoder
@@ -33,8 +34,15 @@ blueprint = Blueprint("messages", __name__)
 _JSON = "application/json"
 
 
-async def _body() -> object:
+async def _raw() -> bytes:
+    """Read first, before any refusal: a body left unread makes Hypercorn drop the
+    keep-alive connection after the response."""
     raw = await request.get_data(cache=False, as_text=False)
+    assert isinstance(raw, bytes)
+    return raw
+
+
+def _json(raw: bytes) -> object:
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError:
@@ -44,35 +52,52 @@ async def _body() -> object:
 @blueprint.post("/v1/messages")
 async def messages() -> Response:
     gw = gateway()
-    gw.auth.check(request.headers)
     rid = request_id(request.headers)
-    anthropic_body = await _body()
-    body = openai_request(anthropic_body)
+    client = request.remote_addr
+    try:
+        raw = await _raw()
+        principal = await gw.gate.authenticate(request.headers, client)
+        body = openai_request(_json(raw))
+    except ApiError as e:
+        audit_refusal(gw, e, "messages", rid, client)
+        raise
     model = str(body["model"])
     stream = body.get("stream") is True
     req = GatewayRequest("chat", body, orjson.dumps(body), model, stream, stream, rid,
                          int(time.time()))
     started = time.perf_counter()
-    headers = {"request-id": rid}
+    guard = await admit(gw, principal, "messages", req, client)
+    headers = guard.headers({"request-id": rid})
     if not stream:
-        result = await gw.dispatcher.complete(req)
+        try:
+            result = await gw.dispatcher.complete(req)
+        except ApiError as e:
+            await guard.fail(e)
+            raise
+        cost, remaining = await guard.finish(200, result, result.completion.usage)
         overhead = (time.perf_counter() - started - result.upstream_s) * 1000.0
         data = anthropic_message(result.completion.data(), model)
-        return Response(orjson.dumps(data), content_type=_JSON,
-                        headers=routing_headers(headers, rid, result, overhead))
-    outcome = await gw.dispatcher.open_stream(req)
+        headers = routing_headers(headers, rid, result, overhead)
+        spend_headers(headers, cost, remaining)
+        return Response(orjson.dumps(data), content_type=_JSON, headers=headers)
+    try:
+        outcome = await gw.dispatcher.open_stream(req)
+    except ApiError as e:
+        await guard.fail(e)
+        raise
     overhead = (time.perf_counter() - started - outcome.upstream_s) * 1000.0
     headers = routing_headers({**headers, "cache-control": "no-cache"}, rid, outcome, overhead)
-    response = Response(_events(outcome, model), content_type="text/event-stream; charset=utf-8",
-                        headers=headers)
+    response = Response(_events(outcome, model, guard),
+                        content_type="text/event-stream; charset=utf-8", headers=headers)
     response.timeout = None
     return response
 
 
-async def _events(outcome: StreamOutcome, model: str) -> AsyncIterator[bytes]:
+async def _events(outcome: StreamOutcome, model: str, guard: Guard) -> AsyncIterator[bytes]:
     encoder = AnthropicEventEncoder(model)
     frames = SSEDecoder()
     complete = False
+    error: ApiError | None = None
 
     def convert(data: bytes) -> bytes:
         out = []
@@ -90,9 +115,13 @@ async def _events(outcome: StreamOutcome, model: str) -> AsyncIterator[bytes]:
         complete = True
         yield encoder.finish()
     except ApiError as e:
+        error = e
         yield encoder.error(anthropic_error_body(e)["error"]["type"], e.message)
     finally:
         await outcome.aclose(complete=complete)
+        status, code = (200, None) if complete else (
+            (error.status, error.code or error.error_type) if error else (499, "client_closed"))
+        await guard.finish(status, outcome, outcome.relay.usage, code)
 
 
 @blueprint.post("/v1/messages/count_tokens")
@@ -100,10 +129,12 @@ async def count_tokens() -> Response:
     """The upstream's own counter when the model is served by Anthropic's API, else an
     estimate (no upstream call)."""
     gw = gateway()
-    gw.auth.check(request.headers)
-    body = await _body()
+    raw = await _raw()
+    principal = await gw.gate.authenticate(request.headers, request.remote_addr)
+    body = _json(raw)
     if not isinstance(body, dict) or not isinstance(body.get("model"), str):
         raise InvalidRequest("model: Field required", param="model")
+    principal.check_inference(body["model"])
     probe = GatewayRequest("chat", {}, b"", body["model"])
     target, model = gw.dispatcher.choose(probe)
     counter = getattr(target.provider, "count_tokens_request", None)

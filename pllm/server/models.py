@@ -20,16 +20,19 @@ _OK = b'{"status":"ok"}'
 @blueprint.get("/models")
 async def list_models() -> Response:
     gw = gateway()
-    gw.auth.check(request.headers)
-    return Response(gw.models_body, content_type=_JSON)
+    principal = await gw.gate.authenticate(request.headers, request.remote_addr)
+    if principal.models is None:
+        return Response(gw.models_body, content_type=_JSON)
+    cards = [gw.model_card(m) for m in gw.settings.model_names() if principal.allows(m)]
+    return Response(orjson.dumps({"object": "list", "data": cards}), content_type=_JSON)
 
 
 @blueprint.get("/v1/models/<path:model_id>")
 @blueprint.get("/models/<path:model_id>")
 async def get_model(model_id: str) -> Response:
     gw = gateway()
-    gw.auth.check(request.headers)
-    if gw.table.resolve(model_id) is None:
+    principal = await gw.gate.authenticate(request.headers, request.remote_addr)
+    if gw.table.resolve(model_id) is None or not principal.allows(model_id):
         raise ModelNotFound(f"The model '{model_id}' does not exist", param="model")
     return Response(orjson.dumps(gw.model_card(model_id)), content_type=_JSON)
 

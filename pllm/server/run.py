@@ -11,7 +11,10 @@ import gc
 import ipaddress
 import logging
 import multiprocessing
+import os
+import shutil
 import signal
+import tempfile
 from collections.abc import Callable
 from multiprocessing.connection import wait
 from multiprocessing.synchronize import Event as EventType
@@ -81,10 +84,11 @@ def serve(settings: Settings, *, on_bound: Callable[[], None] | None = None) -> 
 
 
 def _run_worker(settings: Settings, config: Config, sockets: Sockets,
-                shutdown_event: EventType | None) -> None:
+                shutdown_event: EventType | None, ledger_socket: str | None = None) -> None:
     from pllm.server.app import create_app
 
-    app = wrap_app(create_app(settings), config.wsgi_max_body_size, None)
+    app = wrap_app(create_app(settings, ledger_socket=ledger_socket),
+                   config.wsgi_max_body_size, None)
     # Everything built so far (modules, settings, the app) lives as long as the process: keep
     # it out of the cyclic garbage collector's full passes, which then only walk request
     # garbage.
@@ -110,14 +114,35 @@ def _run_worker(settings: Settings, config: Config, sockets: Sockets,
 
 
 def _worker_main(settings: Settings, config: Config, sockets: Sockets,
-                 shutdown_event: EventType) -> None:
+                 shutdown_event: EventType, ledger_socket: str) -> None:
     from pllm.logs import setup_logging
 
     setup_logging(settings)
-    _run_worker(settings, config, sockets, shutdown_event)
+    _run_worker(settings, config, sockets, shutdown_event, ledger_socket)
 
 
 def _supervise(settings: Settings, config: Config, sockets: Sockets) -> int:
+    """Workers share one ledger (rate limits, budgets, the store's spend and audit writer),
+    served from this process so that N workers never keep N private copies."""
+    from pllm.access.ledger_ipc import LedgerServer
+    from pllm.server.wiring import open_store
+
+    folder = tempfile.mkdtemp(prefix="pllm-")  # 0700: only this user reaches the socket
+    ledger_socket = os.path.join(folder, "ledger.sock")
+    store = open_store(settings)
+    ledger = LedgerServer(ledger_socket, store, tz=settings.access.budget_timezone,
+                          retention_days=settings.access.audit.retention_days)
+    ledger.start()
+    try:
+        return _run_workers(settings, config, sockets, ledger_socket)
+    finally:
+        ledger.stop()
+        store.close()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _run_workers(settings: Settings, config: Config, sockets: Sockets,
+                 ledger_socket: str) -> int:
     ctx = multiprocessing.get_context("spawn")
     stop = ctx.Event()
 
@@ -126,7 +151,8 @@ def _supervise(settings: Settings, config: Config, sockets: Sockets) -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    procs = [ctx.Process(target=_worker_main, args=(settings, config, sockets, stop),
+    procs = [ctx.Process(target=_worker_main,
+                         args=(settings, config, sockets, stop, ledger_socket),
                          name=f"pllm-worker-{i + 1}") for i in range(settings.server.workers)]
     for p in procs:
         p.start()

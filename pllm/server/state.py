@@ -8,10 +8,13 @@ from dataclasses import dataclass, field
 import orjson
 from quart import current_app
 
+from pllm.access.directory import Directory
+from pllm.access.gate import Gate
+from pllm.access.ledger import Ledger
 from pllm.config.model import Settings
 from pllm.router.dispatch import Dispatcher
 from pllm.router.table import ModelTable
-from pllm.server.auth import Auth
+from pllm.store import Store
 from pllm.upstream import Upstream
 
 __all__ = ["Gateway", "gateway"]
@@ -23,7 +26,10 @@ class Gateway:
     table: ModelTable
     upstream: Upstream
     dispatcher: Dispatcher
-    auth: Auth
+    gate: Gate
+    ledger: Ledger
+    store: Store
+    directory: Directory
     started: int = field(default_factory=lambda: int(time.time()))
     models_body: bytes = b""
 
