@@ -31,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from overhead import LUA, Nginx, free_port, group_stats, pllm_cmd, wait_http, wrk  # noqa: E402
+from overhead import LUA, Nginx, free_port, group_stats, pllm_cmd, wait_http, wrk
 
 BIG = 10_000_000
 
@@ -164,7 +164,7 @@ def report(results: dict[tuple[str, int], list[dict[str, float]]]) -> str:
         deltas.append(f"c{conc}: +{(med['on']['p50_ms'] - med['off']['p50_ms']) * 1000:.0f} µs "
                       f"p50 latency, +{med['on']['cpu_us'] - med['off']['cpu_us']:.0f} µs CPU "
                       "per request (medians, on minus off)")
-    return "\n".join(out + [""] + deltas)
+    return "\n".join([*out, "", *deltas])
 
 
 if __name__ == "__main__":

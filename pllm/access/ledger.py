@@ -53,19 +53,15 @@ def apply_settlement(store: Store, book: QuotaBook, s: Settlement, row: AuditRow
     """Queue what a settlement changed, and the audit row, for the store's writer (one batch
     holds both, so spend and the audit trail agree after any crash)."""
     persist_rolls(store, book)  # first: spend tagged with a new period needs it stored
-    for budget_id, epoch, usd in s.spend:
-        # Tagged with its period: spend still queued when an admin resets the budget (from
-        # another process) is dropped instead of landing in the new period.
-        store.add_spend(budget_id, usd, epoch=epoch)
     for budget_id in s.soft_exceeded:
         log.warning("budget %s passed its soft limit", budget_id)
-    write_row(store, row)
+    # Spend is tagged with its period: spend still queued when an admin resets the budget
+    # (from another process) is dropped instead of landing in the new period.
+    store.record_settled(row, s.spend, touch=row.status < 400)
 
 
 def write_row(store: Store, row: AuditRow) -> None:
-    store.record_request(row)
-    if row.key_id is not None and row.status < 400:
-        store.touch_key(row.key_id, row.ts)
+    store.record_settled(row, touch=row.status < 400)
 
 
 def persist_rolls(store: Store, book: QuotaBook) -> None:

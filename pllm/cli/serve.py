@@ -22,18 +22,19 @@ def serve(
         "--config", "-c", help="Config file. Default: ./config.yaml when present, else models "
         "are discovered from provider keys in the environment.")] = None,
     host: Annotated[str | None, typer.Option(
-        help="Address to bind. [default: 127.0.0.1, or server.host]")] = None,
+        help="Address to bind. (default: 127.0.0.1, or server.host)")] = None,
     port: Annotated[int | None, typer.Option(
-        help="Port to bind. [default: 8080, or server.port]")] = None,
+        help="Port to bind. (default: 8080, or server.port)")] = None,
     workers: Annotated[int | None, typer.Option(
-        min=1, help="Worker processes sharing the port. [default: 1]")] = None,
+        min=1, help="Worker processes sharing the port. (default: 1)")] = None,
     db: Annotated[Path | None, typer.Option(
-        help="SQLite database for keys, spend and audit (used once those features are on).")
+        help="SQLite database for keys, budgets, limits and the audit trail. (default: the "
+        "config's database_url, else $PLLM_DB, else ~/.local/share/pllm/pllm.db)")
     ] = None,
     demo: Annotated[bool, typer.Option(
         help="Serve built-in mock models: no keys, no network.")] = False,
     loop: Annotated[Loop | None, typer.Option(
-        help="Event loop. [default: asyncio, measured faster here; see benchmarks/]")] = None,
+        help="Event loop. (default: asyncio, measured faster here; see benchmarks/)")] = None,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
 ) -> None:
     """Run the gateway (an OpenAI-compatible API on http://HOST:PORT/v1)."""

@@ -45,9 +45,11 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def check_bind(server: ServerSettings) -> None:
-    """A gateway without a master key answers anyone: only on loopback."""
-    if server.master_key is None and not is_loopback(server.host):
+def check_bind(settings: Settings) -> None:
+    """A gateway with neither a master key nor JWT auth answers anyone: only on loopback."""
+    server = settings.server
+    guarded = server.master_key is not None or settings.access.jwt is not None
+    if not guarded and not is_loopback(server.host):
         raise BindRefused(
             f"refusing to listen on {server.host} without a master key: anyone who can reach "
             "it could use your provider keys. Set general_settings.master_key in the config "
@@ -72,7 +74,7 @@ def hypercorn_config(server: ServerSettings) -> Config:
 
 def serve(settings: Settings, *, on_bound: Callable[[], None] | None = None) -> int:
     """Bind, call `on_bound` (the banner), serve until a stop signal; the exit code."""
-    check_bind(settings.server)
+    check_bind(settings)
     config = hypercorn_config(settings.server)
     sockets = config.create_sockets()
     if on_bound is not None:

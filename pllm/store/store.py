@@ -13,7 +13,7 @@ writer commits them.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -91,6 +91,16 @@ class Store:
 
     def record_request(self, row: AuditRow) -> None:
         self._writer.put(row)
+
+    def record_settled(self, row: AuditRow, spend: Iterable[tuple[str, int | None, float]] = (),
+                       *, touch: bool = False) -> None:
+        """A finished request's audit row, its spend (budget id, epoch, usd) and, with
+        `touch`, its key's last use, queued as one unit: committed in the same transaction."""
+        ops: list[AuditRow | Spend | Touch] = [Spend(b, usd, epoch) for b, epoch, usd in spend]
+        ops.append(row)
+        if touch and row.key_id is not None:
+            ops.append(Touch(row.key_id, row.ts))
+        self._writer.put(tuple(ops))
 
     def add_spend(self, budget_id: str, usd: float, *, epoch: int | None = None) -> None:
         """Add to a budget's spend. With `epoch`, only while the stored budget is at that

@@ -85,7 +85,10 @@ class _Flush:
     stop: bool = False
 
 
-Op = AuditRow | AdminEvent | Spend | Reset | Touch | _Call | _Flush
+Write = AuditRow | AdminEvent | Spend | Reset | Touch
+Op = Write | tuple[Write, ...] | _Call | _Flush
+"""A tuple is one request's writes (its audit row, spend, last use): always in one batch, so
+a crash keeps all of them or none."""
 
 
 class Writer:
@@ -108,7 +111,7 @@ class Writer:
     def start(self) -> None:
         self._thread.start()
 
-    def put(self, op: AuditRow | AdminEvent | Spend | Reset | Touch) -> None:
+    def put(self, op: Write | tuple[Write, ...]) -> None:
         """Queue a write; never blocks."""
         if self._closed:
             raise StoreClosed("the store is closed")
@@ -255,7 +258,10 @@ class _Batch:
         self.outcomes: list[tuple[Future[Any], Any, BaseException | None]] = []
 
     def add(self, op: Op) -> None:
-        if isinstance(op, AuditRow):
+        if isinstance(op, tuple):
+            for write in op:
+                self.add(write)
+        elif isinstance(op, AuditRow):
             self._audit.append(audit_params(op))
         elif isinstance(op, Spend):
             if op.epoch is None:

@@ -259,3 +259,20 @@ def test_migrations_upgrade_an_older_database_in_place(tmp_path: Path) -> None:
     finally:
         upgraded.close()
     Store.open(path).close()  # already current: nothing to do
+
+
+def test_a_settled_request_is_never_split_across_transactions(tmp_path: Path) -> None:
+    """Its audit row and spend commit together, so a crash keeps both or neither, even when
+    the writer's batch is full in the middle of them."""
+    with Store.open(tmp_path / "a.db") as store:
+        key, _ = store.create_key(name="k", actor="test")
+        budget = store.set_budget("key", key.id, max_usd=10.0, actor="test")
+        store.writer._max_batch = 1  # every batch would otherwise hold a single write
+        before = store.writer.commits
+        for i in range(3):
+            store.record_settled(row(i), [(budget.id, budget.epoch, 0.25)], touch=False)
+        store.flush()
+        assert store.writer.commits - before == 3 + 1  # one per request, then the flush
+        assert len(store.audit_rows()) == 3
+        stored = store.get_budget(budget.id)
+        assert stored is not None and stored.spend_usd == 0.75
