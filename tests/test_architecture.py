@@ -18,7 +18,7 @@ ALLOWED: dict[str, set[str]] = {
     "redaction": {"errors"},
     "providers": BASE,
     "upstream": BASE | {"providers"},
-    "router": BASE | {"providers", "upstream"},
+    "router": BASE | {"providers", "upstream", "limits"},
     "logs": BASE,
     "inbound": BASE,
     "limits": BASE,

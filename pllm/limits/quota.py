@@ -21,7 +21,7 @@ from typing import NoReturn
 
 from pllm.errors import BudgetExceeded, RateLimited
 from pllm.limits.periods import next_period_start, period_start
-from pllm.limits.window import Entry, Window
+from pllm.limits.window import Window
 
 __all__ = [
     "Ask",
@@ -99,7 +99,8 @@ class _Counter:
 class Ticket:
     """An admitted request: what to reconcile when it ends."""
 
-    token_entries: list[tuple[Window, Entry]]
+    token_entries: list[tuple[Window, int]]
+    """Token windows and the bucket this request's estimate went to."""
     tokens: int
     budgets: list[_Budget]
     reserved: float
@@ -186,7 +187,7 @@ class QuotaBook:
             self._roll(b, now)
             if b.spend >= b.max_usd or b.spend + b.reserved + ask.reserve_usd > b.max_usd:
                 raise BudgetExceeded(_budget_message(b, self._tz))
-        entries: list[tuple[Window, Entry]] = []
+        entries: list[tuple[Window, int]] = []
         for rule, c in windows:
             if rule.rpm is not None:
                 c.requests.add(now, 1)
@@ -247,7 +248,7 @@ class QuotaBook:
         ticket.settled = True
         now = self._clock()
         for window, entry in ticket.token_entries:
-            window.adjust(entry, tokens, now)
+            window.adjust(entry, ticket.tokens, tokens, now)
         spend: list[tuple[str, int, float]] = []
         soft: list[str] = []
         for b in ticket.budgets:
@@ -335,5 +336,5 @@ def _put_headers(out: dict[str, str], kind: str, tight: tuple[float, int, Window
     left, limit, window = tight
     out[f"x-ratelimit-limit-{kind}"] = str(limit)
     out[f"x-ratelimit-remaining-{kind}"] = str(max(0, int(left)))
-    reset = window.oldest_at(now) + window.span - now
+    reset = window.oldest_at(now) - now
     out[f"x-ratelimit-reset-{kind}"] = format_reset(max(0.0, reset))

@@ -27,10 +27,11 @@ def estimate_tokens(req: GatewayRequest) -> int:
 
 def over_limit(dep: Deployment, stats: DeploymentStats, now: float, tokens: int) -> float | None:
     """None when the deployment can take this request now; else when it will be able to."""
-    if dep.rpm is not None and stats.requests.total(now) + 1 > dep.rpm:
-        return stats.requests.free_at(now, dep.rpm)
-    if dep.tpm is not None and stats.tokens.total(now) + tokens > dep.tpm:
-        return stats.tokens.free_at(now, max(0, dep.tpm - tokens) + 1)
+    if dep.rpm is not None and stats.requests.used(now) + 1 > dep.rpm:
+        return stats.requests.free_at(now, 1, dep.rpm)
+    if dep.tpm is not None and stats.tokens.used(now) + tokens > dep.tpm:
+        # A request bigger than the whole limit waits for an empty window, not forever.
+        return stats.tokens.free_at(now, min(tokens, dep.tpm), dep.tpm)
     return None
 
 
@@ -38,7 +39,7 @@ def headroom(dep: Deployment, stats: DeploymentStats, now: float) -> float:
     """The share of the tighter limit still free in the last minute (1.0 without limits)."""
     free = 1.0
     if dep.rpm:
-        free = min(free, 1.0 - stats.requests.total(now) / dep.rpm)
+        free = min(free, 1.0 - stats.requests.used(now) / dep.rpm)
     if dep.tpm:
-        free = min(free, 1.0 - stats.tokens.total(now) / dep.tpm)
+        free = min(free, 1.0 - stats.tokens.used(now) / dep.tpm)
     return free

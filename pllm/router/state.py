@@ -9,12 +9,12 @@ Time comes from an injected clock (monotonic seconds), so everything here is tes
 from __future__ import annotations
 
 import math
-from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from pllm.config.model import CircuitBreakerSettings
+from pllm.limits.window import Window
 from pllm.router.breaker import Breaker
 
 __all__ = ["AttemptResult", "DeploymentStats", "LocalState", "RoutingState", "Window"]
@@ -27,43 +27,6 @@ EWMA_ALPHA = 0.3
 AttemptResult = Literal["success", "failure", "neutral"]
 """failure: counts against health (5xx, timeouts, 429, auth); neutral: says nothing about the
 deployment (the client's own 4xx, a cancelled request)."""
-
-
-class Window:
-    """Events in the last 60 seconds (a sliding window), with an amount each (1 per request,
-    or tokens)."""
-
-    __slots__ = ("_events", "_total")
-
-    def __init__(self) -> None:
-        self._events: deque[tuple[float, float]] = deque()
-        self._total = 0.0
-
-    def add(self, now: float, amount: float) -> None:
-        self._events.append((now, amount))
-        self._total += amount
-
-    def correct(self, now: float, delta: float) -> None:
-        """Adjust the last minute's total (a token estimate replaced by the real count)."""
-        if delta:
-            self.add(now, delta)
-
-    def total(self, now: float) -> float:
-        horizon = now - 60.0
-        events = self._events
-        while events and events[0][0] <= horizon:
-            self._total -= events.popleft()[1]
-        return self._total if events else 0.0
-
-    def free_at(self, now: float, limit: float) -> float:
-        """When the total will be below `limit` again (now if it already is)."""
-        total = self.total(now)
-        for t, amount in self._events:
-            if total < limit:
-                break
-            total -= amount
-            now = t + 60.0
-        return now
 
 
 @dataclass(slots=True)
@@ -155,7 +118,7 @@ class LocalState:
         s.in_flight = max(0, s.in_flight - 1)
         s.decay(now)
         if tokens_delta:
-            s.tokens.correct(now, tokens_delta)
+            s.tokens.add(now, tokens_delta)  # the estimate replaced by the real count
         if result == "success":
             s.successes += 1
             s.breaker.success()

@@ -42,8 +42,8 @@ async def deployments_health() -> Response:
             "latency_ms": round(s.latency * 1000, 2) if s.latency else None,
             "ttft_ms": round(s.ttft * 1000, 2) if s.ttft else None,
             "success_rate": round(rate, 4) if rate is not None else None,
-            "requests_last_minute": int(s.requests.total(now)),
-            "tokens_last_minute": int(s.tokens.total(now)),
+            "requests_last_minute": int(s.requests.used(now)),
+            "tokens_last_minute": int(s.tokens.used(now)),
             "rpm": dep.rpm, "tpm": dep.tpm,
             "total_requests": s.total_requests, "total_failures": s.total_failures,
         })

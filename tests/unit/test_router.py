@@ -164,10 +164,10 @@ def test_window_is_sliding() -> None:
     w = Window()
     for t in range(10):
         w.add(100.0 + t, 1)
-    assert w.total(109.0) == 10 and w.total(160.5) == 9 and w.total(170.0) == 0
+    assert w.used(109.0) == 10 and w.used(160.5) == 9 and w.used(170.0) == 0
     w.add(200.0, 5)
     w.add(230.0, 5)
-    assert w.free_at(240.0, 10) == 260.0 and w.free_at(240.0, 11) == 240.0
+    assert w.free_at(240.0, 1, 10) == 260.0 and w.free_at(240.0, 1, 11) == 240.0
 
 
 # -- the dispatcher over a scripted upstream ------------------------------------------------
