@@ -44,7 +44,7 @@ _FALLBACK_KEYS = ("fallbacks", "context_window_fallbacks", "content_policy_fallb
 _ROUTER_KEYS = frozenset({"strategy", "retries", "timeout", "circuit_breaker", "model_group_alias",
                           "default_fallbacks", "hedge_after_ms", *_FALLBACK_KEYS})
 _SERVER_KEYS = frozenset({"host", "port", "workers", "loop", "max_request_size_mb",
-                          "request_timeout", "graceful_timeout"})
+                          "request_timeout", "graceful_timeout", "database_url"})
 _GENERAL_USED = frozenset({"master_key", "database_url", "max_request_size_mb"})
 _LITELLM_USED = frozenset({"drop_params", "request_timeout", "num_retries", "default_fallbacks",
                            *_FALLBACK_KEYS})
@@ -66,7 +66,8 @@ def parse_server(r: Reader, server: LDict | None, general: LDict | None,
                 master = Secret(r.env[name])
                 break
     values["master_key"] = master
-    values["database_url"] = r.string(g, "database_url", "general_settings")
+    values["database_url"] = _first(r.string(s, "database_url", "server"),
+                                    r.string(g, "database_url", "general_settings"))
     size_mb = _first(r.number(s, "max_request_size_mb", "server", positive=True),
                      r.number(g, "max_request_size_mb", "general_settings", positive=True))
     if size_mb is not None:

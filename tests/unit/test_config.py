@@ -325,3 +325,21 @@ def test_config_error_lists_every_problem(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as e:
         load(tmp_path, "model_list: [{model_name: a}, {model_name: b}]\n")
     assert len([i for i in e.value.issues if i.severity == "error"]) == 2
+
+
+def test_database_url_from_server_wins_over_general_settings(tmp_path: Path) -> None:
+    s = load(tmp_path, """
+        model_list:
+          - model_name: m
+            litellm_params: {model: mock/m}
+        general_settings: {database_url: "sqlite:///general.db"}
+        server: {database_url: "sqlite:///server.db"}
+    """)
+    assert s.server.database_url == "sqlite:///server.db"
+    s = load(tmp_path, """
+        model_list:
+          - model_name: m
+            litellm_params: {model: mock/m}
+        general_settings: {database_url: "sqlite:///general.db"}
+    """)
+    assert s.server.database_url == "sqlite:///general.db"
