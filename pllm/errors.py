@@ -6,6 +6,7 @@
     └── ApiError                   anything answered to an HTTP client, in OpenAI's error shape
         ├── InvalidRequest         400 invalid_request_error (malformed JSON, missing fields)
         │   ├── UnsupportedParam   400 a provider cannot take a parameter (and drop_params is off)
+        │   ├── InvalidRecord      400 a value a key, budget or limit cannot take
         │   └── RequestTooLarge    413
         ├── AuthenticationFailed   401 invalid_api_key
         ├── PermissionDenied       403
@@ -13,6 +14,9 @@
         ├── BudgetExceeded         429 insufficient_quota: a budget cannot cover the request
         ├── ModelNotFound          404 model_not_found
         ├── RouteNotFound          404 (unknown path)
+        ├── RecordNotFound         404 no key, budget or limit with that id
+        ├── StoreError             503 the database could not do what was asked
+        │   └── StoreClosed
         ├── NotImplementedByPllm   501 a recognised provider or feature this build does not serve
         └── UpstreamError          the provider failed or answered with an error
             ├── ProviderError      the provider answered 4xx/5xx (status kept for 4xx)
@@ -36,6 +40,7 @@ __all__ = [
     "BudgetExceeded",
     "ConfigError",
     "DeploymentError",
+    "InvalidRecord",
     "InvalidRequest",
     "Issue",
     "ModelNotFound",
@@ -44,8 +49,11 @@ __all__ = [
     "PllmError",
     "ProviderError",
     "RateLimited",
+    "RecordNotFound",
     "RequestTooLarge",
     "RouteNotFound",
+    "StoreClosed",
+    "StoreError",
     "UnsupportedParam",
     "UpstreamConnectError",
     "UpstreamError",
@@ -207,6 +215,32 @@ class ModelNotFound(ApiError):
     status = 404
     error_type = "invalid_request_error"
     code = "model_not_found"
+
+
+class InvalidRecord(InvalidRequest):
+    """A value a key, budget or limit cannot take (negative budget, unknown role, ...)."""
+
+    code = "invalid_value"
+
+
+class RecordNotFound(ApiError):
+    """No key, budget or limit with that id."""
+
+    status = 404
+    error_type = "invalid_request_error"
+    code = "not_found"
+
+
+class StoreError(ApiError):
+    """The database could not do what was asked (closed, writer stopped, write failed)."""
+
+    status = 503
+    error_type = "api_error"
+    code = "store_unavailable"
+
+
+class StoreClosed(StoreError):
+    code = "store_closed"
 
 
 class RouteNotFound(ApiError):

@@ -104,8 +104,8 @@ def purge(
 ) -> None:
     """Delete old audit rows (admin events are kept)."""
     from pllm.cli.output import stdout
+    from pllm.errors import InvalidRecord
     from pllm.store.durations import parse_duration
-    from pllm.store.errors import InvalidRecord
 
     try:
         cutoff = time.time() - parse_duration(older_than)
@@ -118,8 +118,8 @@ def purge(
 
 
 def _since(text: str | None) -> float | None:
+    from pllm.errors import InvalidRecord
     from pllm.store.durations import parse_time
-    from pllm.store.errors import InvalidRecord
 
     if text is None:
         return None

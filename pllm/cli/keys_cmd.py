@@ -135,8 +135,8 @@ def parse_metadata(pairs: list[str] | None) -> dict[str, str] | None:
 
 
 def parse_expiry(text: str | None, now: float) -> float | None:
+    from pllm.errors import InvalidRecord
     from pllm.store.durations import parse_time
-    from pllm.store.errors import InvalidRecord
 
     if text is None:
         return None
@@ -169,8 +169,8 @@ def create(
     as_json: JsonOpt = False, db: DbOpt = None, config: ConfigOpt = None,
 ) -> None:
     """Create a key and print its secret, once."""
+    from pllm.errors import InvalidRecord
     from pllm.store.budgets import check_budget
-    from pllm.store.errors import InvalidRecord
 
     now = time.time()
     expires_at = parse_expiry(expires, now)
@@ -287,8 +287,8 @@ def rotate(
     as_json: JsonOpt = False, db: DbOpt = None, config: ConfigOpt = None,
 ) -> None:
     """Replace a key with a new secret and id (same settings and budget); print it once."""
+    from pllm.errors import InvalidRecord
     from pllm.store.durations import parse_duration
-    from pllm.store.errors import InvalidRecord
 
     try:
         grace_s = parse_duration(grace) if grace else 0.0

@@ -8,12 +8,12 @@ reached only through `Store` (nothing else in pllm touches SQL).
 
 Layout: `records` (the frozen values), `store` (the façade), `writer` (the one writer thread),
 `keys`/`budgets`/`limits`/`audit` (validation and SQL per table), `migrations` (the schema),
-`db` (connection settings), `paths` (where the file lives), `errors`.
+`db` (connection settings), `paths` (where the file lives); its errors are in `pllm.errors`.
 """
 
 from __future__ import annotations
 
-from pllm.store.errors import InvalidRecord, RecordNotFound, StoreClosed, StoreError
+from pllm.errors import InvalidRecord, RecordNotFound, StoreClosed, StoreError
 from pllm.store.keys import hash_secret
 from pllm.store.paths import db_path, default_db_path
 from pllm.store.records import (

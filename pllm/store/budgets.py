@@ -12,7 +12,7 @@ from typing import Any
 
 import sqlite_utils
 
-from pllm.store.errors import InvalidRecord, RecordNotFound
+from pllm.errors import InvalidRecord, RecordNotFound
 from pllm.store.keys import read_key
 from pllm.store.records import (
     BUDGET_SCOPES,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from pllm.store.errors import StoreClosed
+from pllm.errors import StoreClosed
 
 __all__ = ["BUSY_TIMEOUT_MS", "ReaderPool", "connect"]
 

@@ -8,7 +8,7 @@ import re
 from datetime import UTC, date, datetime
 from typing import Literal
 
-from pllm.store.errors import InvalidRecord
+from pllm.errors import InvalidRecord
 
 __all__ = ["parse_duration", "parse_time"]
 

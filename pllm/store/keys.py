@@ -15,7 +15,7 @@ from typing import Any
 
 import sqlite_utils
 
-from pllm.store.errors import InvalidRecord, RecordNotFound
+from pllm.errors import InvalidRecord, RecordNotFound
 from pllm.store.records import ROLES, KeyRecord, Role, budget_id_for
 
 __all__ = [

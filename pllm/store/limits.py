@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlite_utils
 
-from pllm.store.errors import InvalidRecord, RecordNotFound
+from pllm.errors import InvalidRecord, RecordNotFound
 from pllm.store.keys import check_positive_int, read_key
 from pllm.store.records import ENDPOINTS, LIMIT_SCOPES, LimitRecord, LimitScope
 

@@ -20,9 +20,9 @@ from typing import Any, TypeVar
 
 import sqlite_utils
 
+from pllm.errors import InvalidRecord
 from pllm.store import audit, budgets, keys, limits
 from pllm.store.db import ReaderPool, connect
-from pllm.store.errors import InvalidRecord
 from pllm.store.migrations import apply as apply_migrations
 from pllm.store.records import (
     AdminEvent,

@@ -28,8 +28,8 @@ from typing import Any, TypeVar
 
 import sqlite_utils
 
+from pllm.errors import StoreClosed, StoreError
 from pllm.store.audit import AUDIT_INSERT, EVENT_INSERT, audit_params, event_params
-from pllm.store.errors import StoreClosed, StoreError
 from pllm.store.records import AdminEvent, AuditRow
 
 __all__ = ["Writer"]
