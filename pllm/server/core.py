@@ -51,6 +51,7 @@ class StreamReply:
         complete = False
         error: ApiError | None = None
         try:
+            self.guard.first_byte_s = time.perf_counter() - self.guard.started_perf
             yield outcome.first
             async for piece in outcome.rest():
                 yield piece

@@ -15,6 +15,7 @@ from pllm.errors import ApiError
 from pllm.redaction import redact
 from pllm.router.outcome import Outcome, StreamOutcome
 from pllm.schema import GatewayRequest, Usage
+from pllm.server.events import RequestDone
 from pllm.server.state import Gateway
 from pllm.store import AuditRow
 
@@ -34,6 +35,9 @@ class Guard:
     grant: Grant | None
     body: bytes | None = None
     started: float = field(default_factory=time.time)
+    started_perf: float = field(default_factory=time.perf_counter)
+    first_byte_s: float | None = None
+    """Arrival to the first chunk sent (streams), set by the server when it sends it."""
     done: bool = False
 
     def headers(self, out: dict[str, str]) -> dict[str, str]:
@@ -63,6 +67,7 @@ class Guard:
                             "output_cost_per_token to price it)", provider, model)
         tokens = usage.total_tokens if usage is not None else 0
         row = self._row(status, dep, usage, cost, error)
+        gw.observers(self._event(row, served))
         if self.grant is None:
             gw.ledger.record(row)
             return cost, None
@@ -83,6 +88,24 @@ class Guard:
             completion_tokens=usage.completion_tokens if usage else 0,
             cost_usd=cost, cache_hit=False, error=error, client=self.client,
             body=self._body())
+
+    def _event(self, row: AuditRow, served: Outcome | StreamOutcome | None) -> RequestDone:
+        dep = served.target.deployment if served is not None else None
+        stream = isinstance(served, StreamOutcome)
+        return RequestDone(
+            request_id=row.request_id, endpoint=row.endpoint, model=row.model,
+            status=row.status, started=row.ts,
+            duration_s=time.perf_counter() - self.started_perf,
+            deployment=row.deployment, model_group=dep.model_name if dep else None,
+            provider=dep.provider if dep else None, stream=stream,
+            upstream_s=served.upstream_s if served is not None else None,
+            ttft_s=(self.first_byte_s if stream else None),
+            attempts=served.attempts if served is not None else 0,
+            fallback=served.fallback if served is not None else None,
+            prompt_tokens=row.prompt_tokens or 0, completion_tokens=row.completion_tokens or 0,
+            cost_usd=row.cost_usd or 0.0, error=row.error, key_id=row.key_id,
+            key_name=self.principal.key_name, user_id=row.user_id, team_id=row.team_id,
+            cache_hit=row.cache_hit)
 
     def _body(self) -> str | None:
         if self.body is None:
@@ -109,11 +132,17 @@ async def admit(gw: Gateway, principal: Principal, endpoint: str, req: GatewayRe
 
 def audit_refusal(gw: Gateway, error: ApiError, endpoint: str, rid: str,
                   client: str | None, principal: Principal | None = None) -> None:
-    """An audit row for a request refused before admission (bad key, bad body)."""
+    """An audit row (and an event) for a request refused before admission (bad key, bad
+    body)."""
     p = principal
-    gw.ledger.record(AuditRow(
+    row = AuditRow(
         ts=time.time(), request_id=rid, key_id=p.key_id if p else None,
         user_id=p.user_id if p else None, team_id=p.team_id if p else None,
         role=p.role if p else None, endpoint=endpoint, model=None, deployment=None,
         status=error.status, latency_ms=0.0, prompt_tokens=0, completion_tokens=0,
-        cost_usd=0.0, cache_hit=False, error=error.code or error.error_type, client=client))
+        cost_usd=0.0, cache_hit=False, error=error.code or error.error_type, client=client)
+    gw.ledger.record(row)
+    gw.observers(RequestDone(request_id=rid, endpoint=endpoint, model=None,
+                             status=error.status, started=row.ts, duration_s=0.0,
+                             error=row.error, key_id=row.key_id, user_id=row.user_id,
+                             team_id=row.team_id))

@@ -107,6 +107,7 @@ async def _events(outcome: StreamOutcome, model: str, guard: Guard) -> AsyncIter
         return b"".join(out)
 
     try:
+        guard.first_byte_s = time.perf_counter() - guard.started_perf
         yield convert(outcome.first)
         async for piece in outcome.rest():
             converted = convert(piece)

@@ -14,6 +14,7 @@ from pllm.access.ledger import Ledger
 from pllm.config.model import Settings
 from pllm.router.dispatch import Dispatcher
 from pllm.router.table import ModelTable
+from pllm.server.events import Observers
 from pllm.store import Store
 from pllm.upstream import Upstream
 
@@ -30,6 +31,8 @@ class Gateway:
     ledger: Ledger
     store: Store
     directory: Directory
+    observers: Observers = field(default_factory=Observers)
+    """Told about every request when it ends (metrics, access log, live stats)."""
     started: int = field(default_factory=lambda: int(time.time()))
     models_body: bytes = b""
 
