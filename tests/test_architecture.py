@@ -27,7 +27,10 @@ ALLOWED: dict[str, set[str]] = {
     "server": BASE | {"providers", "upstream", "router", "logs", "inbound", "limits", "store",
                       "access"},
     "cli": BASE | {"providers", "upstream", "router", "logs", "server", "limits", "store",
-                   "access"},
+                   "access", "bench", "tui"},
+    # Client tools: they talk to a gateway over HTTP like any client would.
+    "bench": BASE,
+    "tui": BASE,
 }
 # Third-party I/O and UI libraries each layer must not touch.
 FORBIDDEN: dict[str, set[str]] = {
@@ -39,6 +42,8 @@ FORBIDDEN: dict[str, set[str]] = {
     "limits": {"httpx", "aiohttp", "quart", "hypercorn", "sqlite_utils", "sqlite3", "textual"},
     "store": {"httpx", "aiohttp", "quart", "hypercorn", "textual"},
     "access": {"httpx", "aiohttp", "quart", "hypercorn", "sqlite_utils", "sqlite3", "textual"},
+    "bench": {"quart", "hypercorn", "sqlite_utils", "sqlite3", "textual"},
+    "tui": {"quart", "hypercorn", "sqlite_utils", "sqlite3"},
 }
 BUDGET = 400
 

@@ -202,6 +202,10 @@ class ServerSettings:
     request_timeout: float = DEFAULT_TIMEOUT_S
     graceful_timeout: float = 30.0
     drop_params: bool = False
+    metrics_port: int | None = None
+    """Serve `/metrics` on this port (no auth) instead of on the main one."""
+    log_format: Literal["text", "json"] = "text"
+    log_level: str = "info"
 
 
 @dataclass(frozen=True, slots=True)

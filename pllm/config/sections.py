@@ -44,7 +44,8 @@ _FALLBACK_KEYS = ("fallbacks", "context_window_fallbacks", "content_policy_fallb
 _ROUTER_KEYS = frozenset({"strategy", "retries", "timeout", "circuit_breaker", "model_group_alias",
                           "default_fallbacks", "hedge_after_ms", *_FALLBACK_KEYS})
 _SERVER_KEYS = frozenset({"host", "port", "workers", "loop", "max_request_size_mb",
-                          "request_timeout", "graceful_timeout", "database_url"})
+                          "request_timeout", "graceful_timeout", "database_url",
+                          "metrics_port", "log_format", "log_level"})
 _GENERAL_USED = frozenset({"master_key", "database_url", "max_request_size_mb"})
 _LITELLM_USED = frozenset({"drop_params", "request_timeout", "num_retries", "default_fallbacks",
                            *_FALLBACK_KEYS})
@@ -92,7 +93,26 @@ def parse_server(r: Reader, server: LDict | None, general: LDict | None,
             r.error(f"loop must be asyncio or uvloop, not '{loop}'", "server.loop", s.at("loop"))
     if (drop := r.boolean(ls, "drop_params", "litellm_settings")) is not None:
         values["drop_params"] = drop
+    _parse_operations(r, s, values)
     return ServerSettings(**values)
+
+
+def _parse_operations(r: Reader, s: LDict, values: dict[str, Any]) -> None:
+    """`metrics_port`, `log_format`, `log_level`."""
+    if (metrics := r.integer(s, "metrics_port", "server", minimum=1)) is not None:
+        if metrics > 65535 or metrics == values.get("port", 8080):
+            r.error(f"metrics_port must be a free port other than the main one, not {metrics}",
+                    "server.metrics_port", s.at("metrics_port"))
+        else:
+            values["metrics_port"] = metrics
+    for key, allowed in (("log_format", ("text", "json")),
+                         ("log_level", ("debug", "info", "warning", "error"))):
+        if (v := r.string(s, key, "server")) is not None:
+            if v.lower() in allowed:
+                values[key] = v.lower()
+            else:
+                r.error(f"{key} must be one of {', '.join(allowed)}, not '{v}'",
+                        f"server.{key}", s.at(key))
 
 
 def parse_router(r: Reader, router: LDict | None, router_settings: LDict | None,
