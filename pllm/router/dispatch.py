@@ -56,6 +56,10 @@ BACKOFF_BASE_S = 0.05
 BACKOFF_MAX_S = 2.0
 T = TypeVar("T", "Outcome", "StreamOutcome")
 Attempt = Callable[[GatewayRequest, Target, str, float], Awaitable[T]]
+AttemptHook = Callable[[GatewayRequest, Target, float, ApiError | None, bool], None]
+"""Told as each upstream attempt ends (metrics, tracing): the request, the target, when the
+attempt started (perf_counter), its error, and whether it ended (False: cancelled). A stream's
+attempt ends at its first chunk."""
 
 
 class _GroupExhausted(Exception):
@@ -88,6 +92,7 @@ class Dispatcher:
             sizes[d.model_name] = sizes.get(d.model_name, 0) + 1
         self._solo = frozenset(d.id for d in settings.deployments if sizes[d.model_name] == 1)
         self._hedge_s = router.hedge_after_ms / 1000.0 if router.hedge_after_ms else None
+        self.on_attempt: AttemptHook | None = None
 
     # -- entry points -----------------------------------------------------------------------
     async def complete(self, req: GatewayRequest) -> Outcome:
@@ -273,6 +278,7 @@ class Dispatcher:
         dep_id, tokens = self._begin(req, target)
         started = time.perf_counter()
         recorded = False
+        error: ApiError | None = None
         try:
             up_req = provider.build_request(req, target, model)
             resp = await self.upstream.send(up_req, timeout=min(dep.timeout or budget, budget))
@@ -285,12 +291,14 @@ class Dispatcher:
             self.state.finish(dep_id, "success", latency=upstream_s, tokens_delta=delta)
             return Outcome(completion, target, upstream_s, model=model)
         except ApiError as e:
-            recorded = True
+            recorded, error = True, e
             self._failed(dep_id, e, time.perf_counter() - started)
             raise redact_error(e, dep.secrets()) from None
         finally:
             if not recorded:  # cancelled (client gone, hedge lost, deadline): no verdict
                 self.state.finish(dep_id, "neutral")
+            if self.on_attempt is not None:
+                self.on_attempt(req, target, started, error, recorded)
 
     async def _stream_attempt(self, req: GatewayRequest, target: Target, model: str,
                               budget: float) -> StreamOutcome:
@@ -302,6 +310,7 @@ class Dispatcher:
         stream: UpstreamStream | None = None
         ended = False
         recorded = False
+        error: ApiError | None = None
         try:
             up_req = provider.build_request(req, target, model)
             wait = min(dep.stream_timeout or dep.timeout or budget, budget)
@@ -335,7 +344,7 @@ class Dispatcher:
             recorded = True
             return outcome
         except ApiError as e:
-            recorded = True
+            recorded, error = True, e
             self._failed(dep_id, e, time.perf_counter() - started)
             raise redact_error(e, dep.secrets()) from None
         finally:
@@ -343,6 +352,8 @@ class Dispatcher:
                 await stream.aclose(complete=False)
             if not recorded:
                 self.state.finish(dep_id, "neutral")
+            if self.on_attempt is not None:
+                self.on_attempt(req, target, started, error, recorded)
 
     def _failed(self, dep_id: str, error: ApiError, elapsed: float) -> None:
         """Record a failed attempt: against the deployment's health when it was the
