@@ -99,6 +99,19 @@ class LocalState:
     def known(self) -> Iterable[str]:
         return self._stats.keys()
 
+    def reconfigure(self, breaker: CircuitBreakerSettings, keep: Iterable[str]) -> None:
+        """After a config reload: the deployments in `keep` (ids are stable hashes of what a
+        deployment is) keep their statistics and breakers, with the new breaker settings;
+        the others are forgotten once no request is using them."""
+        self._breaker = breaker
+        wanted = set(keep)
+        for dep_id in list(self._stats):
+            s = self._stats[dep_id]
+            if dep_id in wanted:
+                s.breaker.threshold, s.breaker.timeout = breaker.threshold, breaker.timeout
+            elif s.in_flight == 0:
+                del self._stats[dep_id]
+
     def begin(self, dep_id: str, tokens: int) -> bool:
         s = self.stats(dep_id)
         now = self._clock()

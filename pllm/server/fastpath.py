@@ -38,8 +38,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 class FastPath:
     def __init__(self, app: ASGIApp, gw: Gateway) -> None:
         self.app = app
-        self.gw = gw
-        self.max_body = gw.settings.server.max_request_bytes
+        self.live = gw.live  # a config reload swaps live.current; each request reads it once
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST":
@@ -50,12 +49,13 @@ class FastPath:
         started = time.perf_counter()
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         task = asyncio.current_task()
+        gw = self.live.current
         try:
-            body = await self._read_body(receive, headers)
+            body = await self._read_body(receive, headers, gw.settings.server.max_request_bytes)
             watcher = asyncio.ensure_future(_watch_disconnect(receive, task))  # type: ignore[arg-type]
             try:
                 client = scope.get("client")
-                reply = await handle_inference(self.gw, endpoint, headers, body, started,
+                reply = await handle_inference(gw, endpoint, headers, body, started,
                                                client[0] if client else None)
                 if isinstance(reply, BodyReply):
                     await _send_body(send, reply.status, reply.headers, reply.body)
@@ -77,10 +77,11 @@ class FastPath:
             await _send_error(send, ApiError("The gateway hit an internal error", status=500,
                                              code="internal_error"), headers)
 
-    async def _read_body(self, receive: Receive, headers: dict[str, str]) -> bytes:
+    async def _read_body(self, receive: Receive, headers: dict[str, str],
+                         max_body: int) -> bytes:
         declared = headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body:
-            raise _too_large(self.max_body)
+        if declared is not None and declared.isdigit() and int(declared) > max_body:
+            raise _too_large(max_body)
         chunks: list[bytes] = []
         size = 0
         while True:
@@ -90,8 +91,8 @@ class FastPath:
             piece = message.get("body", b"")
             if piece:
                 size += len(piece)
-                if size > self.max_body:
-                    raise _too_large(self.max_body)
+                if size > max_body:
+                    raise _too_large(max_body)
                 chunks.append(piece)
             if not message.get("more_body", False):
                 break

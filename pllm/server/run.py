@@ -15,10 +15,10 @@ import os
 import shutil
 import signal
 import tempfile
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from multiprocessing.connection import wait
 from multiprocessing.synchronize import Event as EventType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hypercorn.asyncio.run import worker_serve
 from hypercorn.config import Config, Sockets
@@ -26,6 +26,11 @@ from hypercorn.utils import wrap_app
 
 from pllm.config.model import ServerSettings, Settings
 from pllm.errors import PllmError
+from pllm.server.metrics_export import MetricsPort, export_metrics
+
+if TYPE_CHECKING:
+    from pllm.server.reload_source import ConfigSource
+    from pllm.store import Store
 
 __all__ = ["BindRefused", "check_bind", "hypercorn_config", "serve"]
 
@@ -72,25 +77,35 @@ def hypercorn_config(server: ServerSettings) -> Config:
     return config
 
 
-def serve(settings: Settings, *, on_bound: Callable[[], None] | None = None) -> int:
-    """Bind, call `on_bound` (the banner), serve until a stop signal; the exit code."""
+def serve(settings: Settings, *, on_bound: Callable[[], None] | None = None,
+          source: ConfigSource | None = None) -> int:
+    """Bind, call `on_bound` (the banner), serve until a stop signal; the exit code.
+    `source`: where the settings came from, for hot reloads (SIGHUP, file changes)."""
     check_bind(settings)
     config = hypercorn_config(settings.server)
     sockets = config.create_sockets()
-    if on_bound is not None:
-        on_bound()
-    if settings.server.workers <= 1:
-        _run_worker(settings, config, sockets, None)
-        return 0
-    return _supervise(settings, config, sockets)
+    with export_metrics(settings) as metrics_port:  # the workers' metrics directory, the port
+        if on_bound is not None:
+            on_bound()
+        if settings.server.workers <= 1:
+            _run_worker(settings, config, sockets, None, source=source,
+                        metrics_port=metrics_port)
+            return 0
+        return _supervise(settings, config, sockets, source)
 
 
 def _run_worker(settings: Settings, config: Config, sockets: Sockets,
-                shutdown_event: EventType | None, ledger_socket: str | None = None) -> None:
+                shutdown_event: EventType | None, ledger_socket: str | None = None,
+                source: ConfigSource | None = None,
+                metrics_port: MetricsPort | None = None) -> None:
     from pllm.server.app import create_app
 
-    app = wrap_app(create_app(settings, ledger_socket=ledger_socket),
-                   config.wsgi_max_body_size, None)
+    # SIGHUP means "reload the config" (the app handles it once serving), never "exit".
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    quart_app = create_app(settings, ledger_socket=ledger_socket, source=source)
+    if metrics_port is not None:
+        metrics_port.attach(quart_app)
+    app = wrap_app(quart_app, config.wsgi_max_body_size, None)
     # Everything built so far (modules, settings, the app) lives as long as the process: keep
     # it out of the cyclic garbage collector's full passes, which then only walk request
     # garbage.
@@ -106,7 +121,8 @@ def _run_worker(settings: Settings, config: Config, sockets: Sockets,
             while not shutdown_event.is_set():
                 await asyncio.sleep(0.1)
 
-    coro = worker_serve(app, config, sockets=sockets, shutdown_trigger=trigger)
+    coro = worker_serve(app, config, sockets=sockets,
+                        shutdown_trigger=_announcing(quart_app, trigger))
     if settings.server.loop == "uvloop":
         import uvloop
 
@@ -115,15 +131,37 @@ def _run_worker(settings: Settings, config: Config, sockets: Sockets,
         asyncio.run(coro)
 
 
+def _announcing(app: Any, trigger: Callable[[], Awaitable[None]] | None,
+                ) -> Callable[[], Awaitable[None]]:
+    """Hypercorn's shutdown trigger (by default SIGINT/SIGTERM, as Hypercorn's own), which also
+    sets the app's `stopping` event when it fires: endless streams (the admin event stream)
+    end then, instead of holding the graceful shutdown until its timeout."""
+
+    async def wait() -> None:
+        if trigger is not None:
+            await trigger()
+        else:
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            await stop.wait()
+        app.extensions["pllm"].stopping.set()
+
+    return wait
+
+
 def _worker_main(settings: Settings, config: Config, sockets: Sockets,
-                 shutdown_event: EventType, ledger_socket: str) -> None:
+                 shutdown_event: EventType, ledger_socket: str,
+                 source: ConfigSource | None) -> None:
     from pllm.logs import setup_logging
 
     setup_logging(settings)
-    _run_worker(settings, config, sockets, shutdown_event, ledger_socket)
+    _run_worker(settings, config, sockets, shutdown_event, ledger_socket, source)
 
 
-def _supervise(settings: Settings, config: Config, sockets: Sockets) -> int:
+def _supervise(settings: Settings, config: Config, sockets: Sockets,
+               source: ConfigSource | None) -> int:
     """Workers share one ledger (rate limits, budgets, the store's spend and audit writer),
     served from this process so that N workers never keep N private copies."""
     from pllm.access.ledger_ipc import LedgerServer
@@ -136,7 +174,7 @@ def _supervise(settings: Settings, config: Config, sockets: Sockets) -> int:
                           retention_days=settings.access.audit.retention_days)
     ledger.start()
     try:
-        return _run_workers(settings, config, sockets, ledger_socket)
+        return _run_workers(settings, config, sockets, ledger_socket, store, source)
     finally:
         ledger.stop()
         store.close()
@@ -144,7 +182,11 @@ def _supervise(settings: Settings, config: Config, sockets: Sockets) -> int:
 
 
 def _run_workers(settings: Settings, config: Config, sockets: Sockets,
-                 ledger_socket: str) -> int:
+                 ledger_socket: str, store: Store, source: ConfigSource | None) -> int:
+    from dataclasses import replace
+
+    from pllm.server.reload_watch import SupervisorReloads
+
     ctx = multiprocessing.get_context("spawn")
     stop = ctx.Event()
 
@@ -153,11 +195,19 @@ def _run_workers(settings: Settings, config: Config, sockets: Sockets,
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # inherited by workers until they serve
+    if source is not None:
+        source = replace(source, supervisor=os.getpid())
     procs = [ctx.Process(target=_worker_main,
-                         args=(settings, config, sockets, stop, ledger_socket),
+                         args=(settings, config, sockets, stop, ledger_socket, source),
                          name=f"pllm-worker-{i + 1}") for i in range(settings.server.workers)]
     for p in procs:
         p.start()
+    reloads = None
+    if source is not None:
+        reloads = SupervisorReloads(source, settings, store,
+                                    lambda: [p.pid for p in procs if p.pid])
+        reloads.start()
     exit_code = 0
     while not stop.is_set():
         done = wait([p.sentinel for p in procs], timeout=0.5)
@@ -167,6 +217,8 @@ def _run_workers(settings: Settings, config: Config, sockets: Sockets,
                 log.error("a worker exited with code %s; stopping", dead[0].exitcode)
                 exit_code = 1
             stop.set()
+    if reloads is not None:
+        reloads.stop()
     for p in procs:
         p.join(settings.server.graceful_timeout + 5)
         if p.is_alive():

@@ -29,7 +29,7 @@ from pllm.router.table import ModelTable
 from pllm.store import Store, db_path
 from pllm.upstream import Upstream
 
-__all__ = ["Access", "build_access", "open_store"]
+__all__ = ["Access", "build_access", "open_store", "rebuild_access"]
 
 log = logging.getLogger("pllm.access")
 JWKS_TIMEOUT_S = 10.0
@@ -68,6 +68,27 @@ def build_access(settings: Settings, table: ModelTable, upstream: Upstream, *,
     gate = Gate(settings, directory, pricing=pricing,
                 deployments_for=deployments_lookup(settings, table), jwt=jwt)
     return Access(store, directory, gate, ledger, jwt, fetch)
+
+
+def rebuild_access(old: Access, before: Settings, settings: Settings,
+                   table: ModelTable) -> Access:
+    """The access side for reloaded settings: the same store, directory, ledger and JWKS
+    fetcher; a new gate (master key, limit defaults, JWT settings, the new deployments'
+    prices) that keeps the failed-authentication counts, so a reload resets no lockout. The
+    JWT verifier is kept (with its fetched JWKS) unless its settings or key files may have
+    changed. Raises ConfigError for JWT settings that cannot be used."""
+    cfg = settings.access.jwt
+    jwt = old.jwt
+    if cfg != before.access.jwt or (cfg is not None and (cfg.jwks_file or cfg.public_key_file)):
+        jwt = _jwt_verifier(cfg, old.fetch) if cfg else None
+    pricing = old.gate.pricing
+    if settings.access.default_output_tokens != before.access.default_output_tokens:
+        pricing = Pricing(time.time, default_output_cap=settings.access.default_output_tokens)
+    gate = Gate(settings, old.directory, pricing=pricing,
+                deployments_for=deployments_lookup(settings, table), jwt=jwt)
+    gate.failures = old.gate.failures
+    gate.failures.per_minute = settings.access.failed_auth_per_minute
+    return Access(old.store, old.directory, gate, old.ledger, jwt, old.fetch)
 
 
 Candidates = tuple[tuple[Deployment, str], ...]
