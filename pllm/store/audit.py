@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any
 
@@ -15,7 +16,9 @@ from pllm.store.records import AUDIT_FIELDS, AdminEvent, AuditRow
 __all__ = [
     "AUDIT_INSERT",
     "EVENT_INSERT",
+    "AuditTotals",
     "audit_params",
+    "audit_totals",
     "event_params",
     "insert_event",
     "purge_audit",
@@ -51,6 +54,31 @@ def read_admin_events(db: sqlite_utils.Database, *, since: float | None, after_i
     return [AdminEvent(ts=r["ts"], actor=r["actor"], action=r["action"], target=r["target"],
                        detail=json.loads(r["detail"] or "{}"), id=r["id"])
             for r in _page(db, "admin_events", since, after_id, limit)]
+
+
+@dataclass(frozen=True, slots=True)
+class AuditTotals:
+    """Sums over audit rows; `last_id` is the newest row counted (0 for none)."""
+
+    last_id: int
+    requests: int = 0
+    failed: int = 0
+    """Rows with a status of 400 or more."""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+
+
+def audit_totals(db: sqlite_utils.Database, *, since: float, after_id: int) -> AuditTotals:
+    """Sums over the rows with ts >= since and id > after_id: a caller keeping a running total
+    asks only for the rows added since its last call (ids grow in commit order)."""
+    row = db.execute(
+        "SELECT MAX(id), COUNT(*), TOTAL(status >= 400), TOTAL(prompt_tokens), "
+        "TOTAL(completion_tokens), TOTAL(cost_usd) FROM audit WHERE id > ? AND ts >= ?",
+        [after_id, since]).fetchone()
+    return AuditTotals(last_id=int(row[0] or after_id), requests=int(row[1]),
+                       failed=int(row[2]), prompt_tokens=int(row[3]),
+                       completion_tokens=int(row[4]), cost_usd=float(row[5]))
 
 
 def purge_audit(db: sqlite_utils.Database, older_than: float) -> int:

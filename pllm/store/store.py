@@ -286,6 +286,11 @@ class Store:
         return audit.read_admin_events(self._read(), since=since, after_id=after_id,
                                        limit=limit)
 
+    def audit_totals(self, *, since: float, after_id: int = 0) -> audit.AuditTotals:
+        """Requests, failures, tokens and cost of the audit rows with ts >= since and
+        id > after_id (a running total adds only the rows committed since its last call)."""
+        return audit.audit_totals(self._read(), since=since, after_id=after_id)
+
     def purge_audit(self, older_than: float) -> int:
         """Delete audit rows with ts < older_than; returns how many."""
         return self._writer.call(lambda db: audit.purge_audit(db, older_than))
