@@ -6,11 +6,13 @@ from __future__ import annotations
 import typer
 
 from pllm.cli.audit_cmd import app as audit_app
+from pllm.cli.bench_cmd import bench
 from pllm.cli.budgets_cmd import app as budgets_app
 from pllm.cli.config_cmd import app as config_app
 from pllm.cli.keys_cmd import app as keys_app
 from pllm.cli.limits_cmd import app as limits_app
 from pllm.cli.serve import serve
+from pllm.cli.tui_cmd import tui
 
 __all__ = ["app", "main"]
 
@@ -27,6 +29,8 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(budgets_app, name="budgets")
 app.add_typer(limits_app, name="limits")
 app.add_typer(audit_app, name="audit")
+app.command()(tui)
+app.command()(bench)
 
 
 @app.command()
