@@ -17,6 +17,7 @@ from pllm.limits.tokens import preload as preload_tokenizer
 from pllm.providers.registry import ProviderRegistry, default_registry
 from pllm.router.dispatch import Dispatcher
 from pllm.router.table import build_table
+from pllm.server import metrics, openapi, reload, stats
 from pllm.server.admin import blueprint as admin_bp
 from pllm.server.admin_keys import blueprint as admin_keys_bp
 from pllm.server.fastpath import FastPath
@@ -24,6 +25,7 @@ from pllm.server.inference import blueprint as inference_bp
 from pllm.server.litellm_keys import blueprint as litellm_keys_bp
 from pllm.server.messages import blueprint as messages_bp
 from pllm.server.models import blueprint as models_bp
+from pllm.server.reload_source import ConfigSource
 from pllm.server.requests import request_id
 from pllm.server.state import Gateway
 from pllm.server.wiring import build_access
@@ -38,9 +40,11 @@ _DRAIN_S = 1.0
 
 def create_app(settings: Settings, *, registry: ProviderRegistry | None = None,
                upstream: Upstream | None = None, store: Store | None = None,
-               ledger_socket: str | None = None) -> Quart:
-    """`ledger_socket`: a worker of several, whose limits and spend live in the supervisor."""
-    table, issues = build_table(settings, registry or default_registry())
+               ledger_socket: str | None = None, source: ConfigSource | None = None) -> Quart:
+    """`ledger_socket`: a worker of several, whose limits and spend live in the supervisor.
+    `source`: where `settings` came from, to read them again on a hot reload."""
+    registry = registry or default_registry()
+    table, issues = build_table(settings, registry)
     errors = [i for i in issues if i.severity == "error"]
     if errors:
         raise ConfigError(issues)
@@ -66,6 +70,10 @@ def create_app(settings: Settings, *, registry: ProviderRegistry | None = None,
     app.register_blueprint(admin_bp)
     app.register_blueprint(admin_keys_bp)
     app.register_blueprint(litellm_keys_bp)
+    app.extensions[reload.BUILD] = reload.Build(source, registry, access)
+    # Operating pllm: each module registers its routes, serving hooks and request observers.
+    for module in (metrics, openapi, stats, reload):
+        module.install(app, state)
     app.asgi_app = FastPath(app.asgi_app, state)  # type: ignore[method-assign,assignment,arg-type]
 
     @app.before_serving
