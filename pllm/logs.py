@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+import threading
 import time
 from collections.abc import Iterable
 from itertools import islice
@@ -33,8 +34,8 @@ import orjson
 from pllm.config.model import Settings
 from pllm.redaction import RedactingFilter, redact
 
-__all__ = ["ACCESS_LOGGER", "AccessLog", "JsonFormatter", "RequestFacts", "TextFormatter",
-           "setup_logging"]
+__all__ = ["ACCESS_LOGGER", "AccessLog", "BatchingHandler", "JsonFormatter", "RequestFacts",
+           "TextFormatter", "setup_logging"]
 
 ACCESS_LOGGER = "pllm.access"
 _PATHS = {"chat": "/v1/chat/completions", "completions": "/v1/completions",
@@ -47,7 +48,7 @@ _MAX_VALUE = 200
 def setup_logging(settings: Settings, level: str | None = None) -> None:
     """`level` overrides `server.log_level`."""
     server = settings.server
-    handler = logging.StreamHandler(sys.stderr)
+    handler = BatchingHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if server.log_format == "json" else TextFormatter())
     handler.addFilter(_Redacting(settings.secrets()))
     root = logging.getLogger()
@@ -57,6 +58,66 @@ def setup_logging(settings: Settings, level: str | None = None) -> None:
     root.setLevel((level or server.log_level).upper())
     # No format here shows them, and each costs every record (the access log's included).
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
+
+
+class BatchingHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A stream handler that writes INFO and below in batches: one write per `interval` (or per
+    `limit` characters) instead of one per record, which is what the access log costs most at
+    thousands of requests a second. A WARNING or worse is written at once, with everything
+    before it, so order is kept; a daemon thread writes what waits, and `logging.shutdown`
+    (at exit) flushes the rest. (logging.handlers.MemoryHandler batches by count only, and
+    would hold the last lines of a quiet spell indefinitely.)"""
+
+    def __init__(self, stream: Any, interval: float = 0.2, limit: int = 65536) -> None:
+        super().__init__(stream)
+        self.interval = interval
+        self.limit = limit
+        self._pending: list[str] = []
+        self._size = 0
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = self.format(record) + self.terminator
+        except Exception:  # logging's contract: report, never raise
+            self.handleError(record)
+            return
+        # Handler.handle holds self.lock (an RLock) around emit, as flush does around the swap.
+        self._pending.append(line)
+        self._size += len(line)
+        if record.levelno >= logging.WARNING or self._size >= self.limit:
+            self.flush()
+        elif self._thread is None:
+            self._start()
+
+    def flush(self) -> None:
+        with self.lock:  # type: ignore[union-attr]
+            if not self._pending:
+                return
+            lines, self._pending, self._size = self._pending, [], 0
+            try:
+                self.stream.write("".join(lines))
+                self.stream.flush()
+            except (OSError, ValueError):  # stderr closed or gone: nothing to tell it
+                pass
+
+    def close(self) -> None:
+        self.flush()
+        self._wake.set()
+        super().close()
+
+    def _start(self) -> None:
+        with self.lock:  # type: ignore[union-attr]
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="pllm-log-writer",
+                                                daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        while not self._wake.wait(self.interval):
+            if self._pending:
+                self.flush()
 
 
 class _Redacting(RedactingFilter):
