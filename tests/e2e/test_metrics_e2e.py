@@ -40,6 +40,10 @@ model_list:
   - model_name: limited
     litellm_params: {{model: mock/limited, mock_response: "a b c d e f g h"}}
     model_info: {PRICES}
+  - model_name: down                # nothing listens on port 9: falls back to m
+    litellm_params: {{model: openai/gpt-4o, api_base: "http://127.0.0.1:9/v1", api_key: sk-x-0000}}
+router:
+  fallbacks: [{{down: [m]}}]
 general_settings:
   master_key: {MASTER}
 limits:
@@ -109,7 +113,7 @@ def _mixed_run(server: PllmServer, key: str, broke: str, viewer: str) -> None:
     ids = deployment_ids(server)
     m = {"model_group": "m", "deployment": ids["m"]}
     lim = {"model_group": "limited", "deployment": ids["limited"]}
-    assert value(s, "pllm_requests_total", **m, endpoint="chat", status="200") == 4
+    assert value(s, "pllm_requests_total", **m, endpoint="chat", status="200") == 5
     assert value(s, "pllm_requests_total", **lim, endpoint="chat", status="200") == 1
     assert value(s, "pllm_requests_total", model_group="other", deployment="none",
                  endpoint="chat", status="404") == 1
@@ -119,29 +123,35 @@ def _mixed_run(server: PllmServer, key: str, broke: str, viewer: str) -> None:
                  endpoint="chat", status="429") == 1
     assert value(s, "pllm_requests_total", model_group="none", deployment="none",
                  endpoint="chat", status="401") == 1
-    assert total(s, "pllm_requests_total") == 9
+    assert total(s, "pllm_requests_total") == 10
+    assert value(s, "pllm_fallbacks_total", model_group="down", fallback="m") == 1
+    assert value(s, "pllm_retries_total", model_group="m") >= 1  # the dead one, then m
+    assert value(s, "pllm_upstream_attempts_total", model_group="down",
+                 deployment=ids["down"], status="502") >= 1
+    assert value(s, "pllm_deployment_health_score", model_group="down",
+                 deployment=ids["down"]) < 100
     assert value(s, "pllm_rejected_requests_total", reason="rate_limit") == 1
     assert value(s, "pllm_rejected_requests_total", reason="budget") == 1
     assert value(s, "pllm_tokens_total", **m, type="input") == prompt_tokens
     assert value(s, "pllm_tokens_total", **m, type="output") == completion_tokens
     assert value(s, "pllm_cost_usd_total", **m) == prompt_tokens * IN + completion_tokens * OUT
-    assert value(s, "pllm_request_duration_seconds_count", **m, endpoint="chat") == 4
-    assert value(s, "pllm_gateway_overhead_seconds_count", **m, endpoint="chat") == 4
-    assert value(s, "pllm_upstream_duration_seconds_count", **m) == 3
+    assert value(s, "pllm_request_duration_seconds_count", **m, endpoint="chat") == 5
+    assert value(s, "pllm_gateway_overhead_seconds_count", **m, endpoint="chat") == 5
+    assert value(s, "pllm_upstream_duration_seconds_count", **m) == 4
     assert value(s, "pllm_time_to_first_token_seconds_count", **m) == 1
-    assert value(s, "pllm_upstream_attempts_total", **m, status="200") == 4
+    assert value(s, "pllm_upstream_attempts_total", **m, status="200") == 5
     genai = {"gen_ai_operation_name": "chat", "gen_ai_provider_name": "mock",
              "gen_ai_request_model": "m"}
     assert value(s, "gen_ai_client_token_usage_sum", **genai,
                  gen_ai_token_type="output") == completion_tokens
-    assert value(s, "gen_ai_client_operation_duration_seconds_count", **genai) == 4
+    assert value(s, "gen_ai_client_operation_duration_seconds_count", **genai) == 5
     assert value(s, "gen_ai_server_time_to_first_token_seconds_count", **genai) == 1
     assert value(s, "pllm_deployment_health_score", **m) == 100
     assert value(s, "pllm_deployment_circuit_state", **m) == 0
     assert value(s, "pllm_in_flight_requests", **m) == 0
     assert value(s, "pllm_deployment_info", **m, provider="mock") == 1
     assert value(s, "pllm_cache_hits_total") == 0
-    for secret in (MASTER, key, broke, viewer, "sk-not-a-key", "PROMPT-MARKER", "3391"):
+    for secret in (MASTER, key, broke, viewer, "sk-not-a-key", "PROMPT-MARKER", "no-such-model"):
         assert secret not in text
 
 
@@ -163,6 +173,10 @@ def _traffic(server: PllmServer, key: str, broke: str) -> tuple[int, int]:
         assert usage is not None
         prompt_tokens += usage.prompt_tokens
         completion_tokens += usage.completion_tokens
+        rescued = client.chat.completions.create(model="down", messages=HI)  # type: ignore[arg-type]
+        assert rescued.usage is not None
+        prompt_tokens += rescued.usage.prompt_tokens
+        completion_tokens += rescued.usage.completion_tokens
         with pytest.raises(openai.NotFoundError):
             client.chat.completions.create(model="no-such-model-3391", messages=HI)  # type: ignore[arg-type]
         client.chat.completions.create(model="limited", messages=HI)  # type: ignore[arg-type]
@@ -231,11 +245,11 @@ def test_metrics_port_serves_without_auth_and_the_main_port_does_not(
         deadline = time.monotonic() + 5
         while True:  # the port's router gauges come from the workers' once-a-second refresh
             _, s = scrape(f"http://127.0.0.1:{port}/metrics", key=None)
-            if total(s, "pllm_deployment_info") == 2 or time.monotonic() > deadline:
+            if total(s, "pllm_deployment_info") == 3 or time.monotonic() > deadline:
                 break
             time.sleep(0.2)
         assert total(s, "pllm_requests_total") == 1
-        assert total(s, "pllm_deployment_info") == 2
+        assert total(s, "pllm_deployment_info") == 3
     finally:
         assert server.stop() == 0
 
