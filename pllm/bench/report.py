@@ -16,7 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from pllm.bench.runner import BenchResult, Phase, overhead
+from pllm.bench.runner import BenchResult, Phase, figure, overhead
 from pllm.bench.stats import Stats
 
 __all__ = ["LiveProgress", "render", "to_json"]
@@ -43,15 +43,6 @@ ROWS: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("reported overhead p50", ("server_overhead_ms", "p50"), "ms"),
     ("reported overhead p99", ("server_overhead_ms", "p99"), "ms"),
 )
-
-
-def _get(summary: dict[str, Any], path: tuple[str, ...]) -> float | None:
-    value: Any = summary
-    for key in path:
-        if not isinstance(value, dict) or value.get(key) is None:
-            return None
-        value = value[key]
-    return float(value)
 
 
 def _fmt(value: float | None, kind: str) -> str:
@@ -137,7 +128,7 @@ def render(result: BenchResult, config: dict[str, Any], console: Console) -> Non
         table.add_column("difference", justify="right")
         table.add_column("ratio", justify="right")
     for label, path, kind in ROWS:
-        values = [_get(summaries[t.name], path) for t in targets]
+        values = [figure(summaries[t.name], path) for t in targets]
         if all(v is None for v in values):
             continue
         cells = [_fmt(v, kind) for v in values]
@@ -193,7 +184,7 @@ def _verdict(targets: list[Any], summaries: dict[str, dict[str, Any]]) -> str:
     names = [escape(t.label or t.name) for t in targets]
     parts = []
     for q in ("p50", "p99"):
-        x, y = _get(a, ("latency_ms", q)), _get(b, ("latency_ms", q))
+        x, y = figure(a, ("latency_ms", q)), figure(b, ("latency_ms", q))
         if x is not None and y is not None:
             parts.append(f"{x - y:+,.3f} ms at {q}")
     if a["rps"] and b["rps"]:

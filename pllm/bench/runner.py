@@ -16,7 +16,7 @@ from pllm.bench.pool import Pool
 from pllm.bench.spec import Load, Target, Workload, split
 from pllm.bench.stats import Stats, summarize
 
-__all__ = ["METRICS", "BenchResult", "Phase", "overhead", "run_bench"]
+__all__ = ["METRICS", "BenchResult", "Phase", "figure", "overhead", "run_bench"]
 
 # (name in the overhead table, path into a summary); rates compare higher-is-better, the rest
 # are times.
@@ -90,7 +90,8 @@ def run_bench(targets: list[Target], workload: Workload, load: Load, *, rounds: 
     return result
 
 
-def _get(summary: dict[str, Any], path: tuple[str, ...]) -> float | None:
+def figure(summary: dict[str, Any], path: tuple[str, ...]) -> float | None:
+    """The number at `path` in a summary, None where it is missing."""
     value: Any = summary
     for key in path:
         if not isinstance(value, dict) or value.get(key) is None:
@@ -103,7 +104,7 @@ def overhead(target: dict[str, Any], baseline: dict[str, Any]) -> dict[str, dict
     """Per metric: both values, the difference (target - baseline) and the ratio."""
     out: dict[str, dict[str, Any]] = {}
     for name, path in METRICS:
-        a, b = _get(target, path), _get(baseline, path)
+        a, b = figure(target, path), figure(baseline, path)
         if a is None or b is None:
             continue
         out[name] = {"target": a, "baseline": b, "difference": round(a - b, 4),

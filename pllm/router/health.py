@@ -14,9 +14,12 @@ from there.
 
 from __future__ import annotations
 
-from pllm.router.state import DeploymentStats
+from collections.abc import Iterable
 
-__all__ = ["HEALTHY", "PRIOR_SUCCESSES", "RECENT_S", "health_score"]
+from pllm.config.model import Deployment
+from pllm.router.state import DeploymentStats, RoutingState
+
+__all__ = ["HEALTHY", "PRIOR_SUCCESSES", "RECENT_S", "group_medians", "health_score"]
 
 HEALTHY = 30
 """Deployments scoring below this are skipped while a healthier one is available."""
@@ -38,3 +41,15 @@ def health_score(stats: DeploymentStats, now: float, group_latency: float | None
     if breaker.state != "closed":
         score = min(score, 50.0)
     return max(0, min(100, round(score)))
+
+
+def group_medians(deployments: Iterable[Deployment], state: RoutingState) -> dict[str, float]:
+    """Each model group's median latency over its deployments that have one: the
+    `group_latency` a deployment's score compares it to, for views of every deployment (the
+    admin API, metrics, the live feed)."""
+    groups: dict[str, list[float]] = {}
+    for dep in deployments:
+        latency = state.stats(dep.id).latency
+        if latency:
+            groups.setdefault(dep.model_name, []).append(latency)
+    return {name: sorted(values)[len(values) // 2] for name, values in groups.items()}

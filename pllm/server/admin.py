@@ -6,7 +6,7 @@ from __future__ import annotations
 import orjson
 from quart import Blueprint, Response, request
 
-from pllm.router.health import health_score
+from pllm.router.health import group_medians, health_score
 from pllm.server.state import gateway
 
 __all__ = ["blueprint"]
@@ -20,16 +20,11 @@ async def deployments_health() -> Response:
     (await gw.gate.authenticate(request.headers, request.remote_addr)).check_read()
     state = gw.dispatcher.state
     now = state.now()
-    groups: dict[str, list[float]] = {}
-    for dep in gw.settings.deployments:
-        latency = state.stats(dep.id).latency
-        if latency:
-            groups.setdefault(dep.model_name, []).append(latency)
+    medians = group_medians(gw.settings.deployments, state)
     rows = []
     for dep in gw.settings.deployments:
         s = state.stats(dep.id)
-        lat = sorted(groups.get(dep.model_name, []))
-        median = lat[len(lat) // 2] if lat else None
+        median = medians.get(dep.model_name)
         b = s.breaker
         rate = s.success_rate(now)
         rows.append({

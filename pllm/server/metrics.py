@@ -26,7 +26,7 @@ from quart import Quart, Response, g, request
 from pllm.errors import ApiError, ProviderError
 from pllm.logs import AccessLog
 from pllm.providers.base import Target
-from pllm.router.health import health_score
+from pllm.router.health import group_medians, health_score
 from pllm.schema import GatewayRequest
 from pllm.server.events import RequestDone
 from pllm.server.inference import ROUTES
@@ -92,17 +92,12 @@ class Metrics:
         gw = self.gw.latest()
         state = gw.dispatcher.state
         now = state.now()
-        latencies: dict[str, list[float]] = {}
-        for dep in gw.settings.deployments:
-            latency = state.stats(dep.id).latency
-            if latency:
-                latencies.setdefault(dep.model_name, []).append(latency)
+        medians = group_medians(gw.settings.deployments, state)
         rows = []
         for dep in gw.settings.deployments:
             s = state.stats(dep.id)
-            group = sorted(latencies.get(dep.model_name, ()))
-            median = group[len(group) // 2] if group else None
-            rows.append(DeploymentRow(dep, s.in_flight, health_score(s, now, median),
+            rows.append(DeploymentRow(dep, s.in_flight,
+                                      health_score(s, now, medians.get(dep.model_name)),
                                       s.breaker.state))
         self.series.show_deployments(rows)
 

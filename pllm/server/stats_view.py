@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from pllm.router.health import health_score
+from pllm.router.health import group_medians, health_score
 from pllm.server.events import RequestDone
 from pllm.server.livestats import LiveStats
 from pllm.server.state import Gateway
@@ -26,15 +26,7 @@ def deployment_rows(gw: Gateway, live: LiveStats, now: int) -> list[dict[str, An
     state = gw.dispatcher.state
     mono = state.now()
     deps = gw.settings.deployments
-    medians: dict[str, float | None] = {}
-    groups: dict[str, list[float]] = {}
-    for dep in deps:
-        latency = state.stats(dep.id).latency
-        if latency:
-            groups.setdefault(dep.model_name, []).append(latency)
-    for name, values in groups.items():
-        values.sort()
-        medians[name] = values[len(values) // 2]
+    medians = group_medians(deps, state)
     rows = []
     window = LiveStats.DEPLOYMENT_WINDOW_S
     for dep in deps:
