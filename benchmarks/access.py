@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -31,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from overhead import LUA, Nginx, free_port, group_stats, pllm_cmd, wait_http, wrk
+from overhead import LUA, Nginx, free_port, measure_server, missing_tools, pllm_cmd, wait_http, wrk
 
 BIG = 10_000_000
 
@@ -97,11 +96,7 @@ model_list:
 
 def measure(server: Server, lua: Path, conc: int, dur: int) -> dict[str, float]:
     assert server.proc is not None
-    cpu0 = group_stats(server.proc.pid)[0]
-    out = wrk(f"http://127.0.0.1:{server.port}/v1/chat/completions", conc, dur, lua)
-    cpu = group_stats(server.proc.pid)[0] - cpu0
-    out["cpu_us"] = 1e6 * cpu / max(out["requests"], 1)
-    return out
+    return measure_server(server.proc.pid, server.port, lua, conc, dur)
 
 
 def main() -> int:
@@ -111,10 +106,8 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--workers", type=int, default=1)
     args = ap.parse_args()
-    for tool in ("wrk", "nginx"):
-        if shutil.which(tool) is None:
-            print(f"{tool} is needed (apt-get install wrk nginx)", file=sys.stderr)
-            return 2
+    if missing_tools():
+        return 2
     work = Path(tempfile.mkdtemp(prefix="pllm-access-"))
     work.chmod(0o755)
     nginx = Nginx(work)

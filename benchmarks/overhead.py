@@ -202,6 +202,25 @@ def wrk(url: str, conc: int, dur: int, lua: Path) -> dict[str, float]:
 
 
 # ----------------------------------------------------------------------------- pllm
+def measure_server(pid: int, port: int, lua: Path, conc: int, dur: int) -> dict[str, float]:
+    """wrk against a `pllm serve` started in its own session (`pid` leads the process group):
+    wrk's figures plus the group's CPU per request."""
+    cpu0 = group_stats(pid)[0]
+    out = wrk(f"http://127.0.0.1:{port}/v1/chat/completions", conc, dur, lua)
+    cpu = group_stats(pid)[0] - cpu0
+    out["cpu_us"] = 1e6 * cpu / max(out["requests"], 1)
+    return out
+
+
+def missing_tools() -> bool:
+    """Say so (and be true) when wrk or nginx is not installed."""
+    for tool in ("wrk", "nginx"):
+        if shutil.which(tool) is None:
+            print(f"{tool} is needed (apt-get install wrk nginx)", file=sys.stderr)
+            return True
+    return False
+
+
 class Pllm:
     def __init__(self, workdir: Path, upstream: int, loop: str, workers: int) -> None:
         self.port = free_port()
