@@ -22,6 +22,9 @@ from pathlib import Path
 import httpx
 import openai
 import pytest
+from prometheus_client.openmetrics.parser import (
+    text_string_to_metric_families as strict_openmetrics,
+)
 from prometheus_client.parser import text_string_to_metric_families
 from server import PllmServer, free_port
 
@@ -153,6 +156,20 @@ def _mixed_run(server: PllmServer, key: str, broke: str, viewer: str) -> None:
     assert value(s, "pllm_cache_hits_total") == 0
     for secret in (MASTER, key, broke, viewer, "sk-not-a-key", "PROMPT-MARKER", "no-such-model"):
         assert secret not in text
+    # The same page as OpenMetrics, through prometheus-client's strict parser (it raises on
+    # any malformed line, type or label): the check promtool would make.
+    om = httpx.get(server.url + "/metrics", headers={
+        "authorization": f"Bearer {viewer}",
+        "accept": "application/openmetrics-text; version=1.0.0; charset=utf-8"})
+    assert om.headers["content-type"].startswith("application/openmetrics-text")
+    strict = {f.name: f for f in strict_openmetrics(om.text)}
+    for name in ("pllm_requests", "pllm_request_duration_seconds", "pllm_tokens",
+                 "pllm_gateway_overhead_seconds", "pllm_time_to_first_token_seconds",
+                 "pllm_deployment_health_score", "pllm_retries", "pllm_fallbacks",
+                 "gen_ai_client_token_usage"):
+        assert name in strict, name
+    assert strict["pllm_requests"].type == "counter"
+    assert strict["pllm_request_duration_seconds"].type == "histogram"
 
 
 def _traffic(server: PllmServer, key: str, broke: str) -> tuple[int, int]:
