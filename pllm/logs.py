@@ -61,12 +61,12 @@ def setup_logging(settings: Settings, level: str | None = None) -> None:
 
 
 class BatchingHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """A stream handler that writes INFO and below in batches: one write per `interval` (or per
-    `limit` characters) instead of one per record, which is what the access log costs most at
-    thousands of requests a second. A WARNING or worse is written at once, with everything
-    before it, so order is kept; a daemon thread writes what waits, and `logging.shutdown`
-    (at exit) flushes the rest. (logging.handlers.MemoryHandler batches by count only, and
-    would hold the last lines of a quiet spell indefinitely.)"""
+    """A stream handler that writes access-log lines in batches: one write per `interval` (or
+    per `limit` characters) instead of one per record, which is what the access log costs most
+    at thousands of requests a second. Any other record (a reload, a warning) is written at
+    once, after the lines waiting before it, so order is kept; a daemon thread writes what
+    waits, and `logging.shutdown` (at exit) flushes the rest. (logging.handlers.MemoryHandler
+    batches by count only, and would hold the last lines of a quiet spell indefinitely.)"""
 
     def __init__(self, stream: Any, interval: float = 0.2, limit: int = 65536) -> None:
         super().__init__(stream)
@@ -86,7 +86,7 @@ class BatchingHandler(logging.StreamHandler):  # type: ignore[type-arg]
         # Handler.handle holds self.lock (an RLock) around emit, as flush does around the swap.
         self._pending.append(line)
         self._size += len(line)
-        if record.levelno >= logging.WARNING or self._size >= self.limit:
+        if not getattr(record, "access", None) or self._size >= self.limit:
             self.flush()
         elif self._thread is None:
             self._start()

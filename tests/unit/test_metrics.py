@@ -28,7 +28,7 @@ from quart import Quart
 
 from pllm.config import demo_settings, read_settings
 from pllm.errors import ProviderError
-from pllm.logs import AccessLog, JsonFormatter, TextFormatter, setup_logging
+from pllm.logs import AccessLog, BatchingHandler, JsonFormatter, TextFormatter, setup_logging
 from pllm.server.app import create_app
 from pllm.server.events import RequestDone
 from pllm.server.metrics import Metrics
@@ -350,6 +350,30 @@ def test_access_log_below_its_level_does_nothing() -> None:
     logger.setLevel(logging.WARNING)
     AccessLog(logger=logger)(event())
     assert out.getvalue() == ""
+
+
+def test_access_lines_are_batched_and_other_records_written_at_once() -> None:
+    out = io.StringIO()
+    handler = BatchingHandler(out, interval=0.05)
+    handler.setFormatter(TextFormatter())
+    logger = logging.Logger("pllm.access.test")
+    logger.addHandler(handler)
+    access = AccessLog(logger=logger)
+    try:
+        access(event())
+        access(event(status=404))
+        assert out.getvalue() == ""  # waiting for the batch
+        logger.info("config reloaded")  # not an access line: written now, after the two
+        lines = out.getvalue().splitlines()
+        assert [line.split(": ", 1)[1][:30] for line in lines] == [
+            "POST /v1/chat/completions 200 ", "POST /v1/chat/completions 404 ", "config reloaded"]
+        access(event())
+        deadline = time.monotonic() + 5
+        while out.getvalue().count("\n") < 4 and time.monotonic() < deadline:
+            time.sleep(0.01)  # the writer thread's next batch
+        assert out.getvalue().count("\n") == 4
+    finally:
+        handler.close()
 
 
 @pytest.fixture
