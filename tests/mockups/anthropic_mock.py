@@ -32,16 +32,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
-import threading
-from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any
 
 import orjson
 from aiohttp import web
 
+from .base import MockServer
 from .openai_family import Recorded
 
 __all__ = ["AnthropicFault", "AnthropicMock", "error_body"]
@@ -150,92 +148,22 @@ class _Reply:
     stream: bool
 
 
-class AnthropicMock:
+class AnthropicMock(MockServer[Recorded, AnthropicFault]):
     """See the module docstring. Thread-safe; use as a context manager."""
 
     def __init__(self, api_key: str = "sk-ant-api03-mock-0123456789abcdef",
                  vertex_tokens: Any = None) -> None:
+        super().__init__("mock-anthropic")
         self.api_key = api_key
         # With a GoogleTokenServer, also serve Claude on Vertex AI (rawPredict routes).
         self.vertex_tokens = vertex_tokens
-        self._lock = threading.Lock()
-        self._requests: list[Recorded] = []
-        self._faults: deque[AnthropicFault] = deque()
         self._cache: set[str] = set()
         self._count = 0
-        self._thread: threading.Thread | None = None
-        self._ready = threading.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stopping: asyncio.Event | None = None
-        self._port: int | None = None
-        self._error: BaseException | None = None
-
-    # -- lifecycle ----------------------------------------------------------------------------
-    def start(self) -> AnthropicMock:
-        self._thread = threading.Thread(target=self._run, name="mock-anthropic", daemon=True)
-        self._thread.start()
-        self._ready.wait()
-        if self._error is not None:
-            raise RuntimeError("AnthropicMock failed to start") from self._error
-        return self
-
-    def stop(self) -> None:
-        if self._thread is None:
-            return
-        if self._loop is not None and self._stopping is not None:
-            self._loop.call_soon_threadsafe(self._stopping.set)
-        self._thread.join()
-        self._thread = self._loop = self._stopping = self._port = None
-
-    def __enter__(self) -> AnthropicMock:
-        return self.start()
-
-    def __exit__(self, et: type[BaseException] | None, e: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()
-
-    def _run(self) -> None:
-        try:
-            asyncio.run(self._serve())
-        except BaseException as exc:  # surfaced by start()
-            self._error = exc
-            self._ready.set()
-
-    async def _serve(self) -> None:
-        self._loop, self._stopping = asyncio.get_running_loop(), asyncio.Event()
-        app = web.Application(client_max_size=64 * 1024 * 1024)
-        app.router.add_route("*", "/{tail:.*}", self._handle)
-        runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=0.5)
-        await runner.setup()
-        try:
-            await web.TCPSite(runner, "127.0.0.1", 0).start()
-            self._port = runner.addresses[0][1]
-            self._ready.set()
-            await self._stopping.wait()
-        finally:
-            await runner.cleanup()
-
-    @property
-    def url(self) -> str:
-        """The base URL (what the anthropic SDK calls base_url; requests go to /v1/messages)."""
-        if self._port is None:
-            raise RuntimeError("AnthropicMock is not running")
-        return f"http://127.0.0.1:{self._port}"
-
-    @property
-    def requests(self) -> list[Recorded]:
-        with self._lock:
-            return list(self._requests)
-
-    def enqueue(self, fault: AnthropicFault) -> None:
-        with self._lock:
-            self._faults.append(fault)
 
     def clear(self) -> None:
         """Forget recorded requests, queued faults and the prompt cache."""
+        super().clear()
         with self._lock:
-            self._requests.clear()
-            self._faults.clear()
             self._cache.clear()
 
     # -- handling -----------------------------------------------------------------------------

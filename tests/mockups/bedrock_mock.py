@@ -42,16 +42,15 @@ import hmac
 import math
 import re
 import struct
-import threading
 import uuid
-from collections import deque
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any
 from urllib.parse import unquote
 
 import orjson
 from aiohttp import web
+
+from .base import MockServer
 
 __all__ = ["BedrockMock", "Fault", "Recorded", "encode_frame"]
 
@@ -152,100 +151,19 @@ def _invalid(message: str) -> Rejection:
     return Rejection(400, "ValidationException", message)
 
 
-class BedrockMock:
+class BedrockMock(MockServer[Recorded, Fault]):
     """See the module docstring. Thread-safe; use as a context manager."""
 
     def __init__(self, *, access_key_id: str = "AKIAMOCKBEDROCK00001",
                  secret_access_key: str = "mock/Secret+Key/bedrock0000000000000000",
                  region: str = "us-east-1", session_token: str | None = None,
                  api_key: str | None = "ABSKbW9jay1iZWRyb2NrLWFwaS1rZXk=") -> None:
+        super().__init__("mock-bedrock")
         self.access_key_id = access_key_id
         self.secret_access_key = secret_access_key
         self.region = region
         self.session_token = session_token
         self.api_key = api_key
-        self._lock = threading.Lock()
-        self._requests: list[Recorded] = []
-        self._faults: deque[Fault] = deque()
-        self._thread: threading.Thread | None = None
-        self._ready = threading.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stopping: asyncio.Event | None = None
-        self._port: int | None = None
-        self._error: BaseException | None = None
-
-    # -- lifecycle --------------------------------------------------------------------------
-    def start(self) -> BedrockMock:
-        self._thread = threading.Thread(target=self._run, name="mock-bedrock", daemon=True)
-        self._thread.start()
-        self._ready.wait()
-        if self._error is not None:
-            raise RuntimeError("BedrockMock failed to start") from self._error
-        return self
-
-    def stop(self) -> None:
-        if self._thread is None:
-            return
-        if self._loop is not None and self._stopping is not None:
-            self._loop.call_soon_threadsafe(self._stopping.set)
-        self._thread.join()
-        self._thread = self._loop = self._stopping = self._port = None
-
-    def __enter__(self) -> BedrockMock:
-        return self.start()
-
-    def __exit__(self, et: type[BaseException] | None, e: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()
-
-    def _run(self) -> None:
-        try:
-            asyncio.run(self._serve())
-        except BaseException as exc:  # surfaced by start()
-            self._error = exc
-            self._ready.set()
-
-    async def _serve(self) -> None:
-        self._loop, self._stopping = asyncio.get_running_loop(), asyncio.Event()
-        app = web.Application(client_max_size=64 * 1024 * 1024)
-        app.router.add_route("*", "/{tail:.*}", self._handle)
-        runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=0.5)
-        await runner.setup()
-        try:
-            await web.TCPSite(runner, "127.0.0.1", 0).start()
-            self._port = runner.addresses[0][1]
-            self._ready.set()
-            await self._stopping.wait()
-        finally:
-            await runner.cleanup()
-
-    @property
-    def url(self) -> str:
-        if self._port is None:
-            raise RuntimeError("BedrockMock is not running")
-        return f"http://127.0.0.1:{self._port}"
-
-    @property
-    def requests(self) -> list[Recorded]:
-        with self._lock:
-            return list(self._requests)
-
-    def enqueue(self, fault: Fault) -> None:
-        with self._lock:
-            self._faults.append(fault)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._requests.clear()
-            self._faults.clear()
-
-    def _take_fault(self, path: str) -> Fault | None:
-        with self._lock:
-            for fault in self._faults:
-                if fault.path_contains is None or fault.path_contains in path:
-                    self._faults.remove(fault)
-                    return fault
-        return None
 
     # -- handling ---------------------------------------------------------------------------
     async def _handle(self, request: web.Request) -> web.StreamResponse:
@@ -264,7 +182,7 @@ class BedrockMock:
         try:
             if route is None or request.method != "POST" or model is None:
                 raise Rejection(404, "UnknownOperationException", "")
-            fault = self._take_fault(raw_path)
+            fault = self._pop_fault(raw_path)
             if fault is not None and fault.status is not None:
                 raise Rejection(fault.status, fault.code, fault.message)
             if not isinstance(parsed, dict):

@@ -23,16 +23,14 @@ template tokens on `tokens.input_tokens`.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import threading
-from collections import deque
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any
 
 import orjson
 from aiohttp import web
+
+from .base import MockServer
 
 __all__ = ["CohereMock", "Fault", "Recorded"]
 
@@ -123,95 +121,13 @@ def _text(content: Any) -> str:
     return ""
 
 
-class CohereMock:
+class CohereMock(MockServer[Recorded, Fault]):
     """See the module docstring. Thread-safe."""
 
     def __init__(self, api_key: str = "co-upstream-test") -> None:
+        super().__init__("mock-cohere")
         self.api_key = api_key
-        self._lock = threading.Lock()
-        self._requests: list[Recorded] = []
-        self._faults: deque[Fault] = deque()
-        self._thread: threading.Thread | None = None
-        self._ready = threading.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stopping: asyncio.Event | None = None
-        self._port: int | None = None
-        self._error: BaseException | None = None
         self._counter = 0
-
-    # -- lifecycle ----------------------------------------------------------------------------
-    def start(self) -> CohereMock:
-        self._thread = threading.Thread(target=self._run, name="mock-cohere", daemon=True)
-        self._thread.start()
-        self._ready.wait()
-        if self._error is not None:
-            raise RuntimeError("CohereMock failed to start") from self._error
-        return self
-
-    def stop(self) -> None:
-        if self._thread is None:
-            return
-        if self._loop is not None and self._stopping is not None:
-            self._loop.call_soon_threadsafe(self._stopping.set)
-        self._thread.join()
-        self._thread = None
-
-    def __enter__(self) -> CohereMock:
-        return self.start()
-
-    def __exit__(self, et: type[BaseException] | None, e: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()
-
-    def _run(self) -> None:
-        try:
-            asyncio.run(self._serve())
-        except BaseException as exc:  # surfaced by start()
-            self._error = exc
-            self._ready.set()
-
-    async def _serve(self) -> None:
-        self._loop, self._stopping = asyncio.get_running_loop(), asyncio.Event()
-        app = web.Application(client_max_size=64 * 1024 * 1024)
-        app.router.add_route("*", "/{tail:.*}", self._handle)
-        runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=0.5)
-        await runner.setup()
-        try:
-            await web.TCPSite(runner, "127.0.0.1", 0).start()
-            self._port = runner.addresses[0][1]
-            self._ready.set()
-            await self._stopping.wait()
-        finally:
-            await runner.cleanup()
-
-    @property
-    def url(self) -> str:
-        """The base URL (the cohere SDK's `base_url`, pllm's `api_base`)."""
-        if self._port is None:
-            raise RuntimeError("CohereMock is not running")
-        return f"http://127.0.0.1:{self._port}"
-
-    @property
-    def requests(self) -> list[Recorded]:
-        with self._lock:
-            return list(self._requests)
-
-    def enqueue(self, fault: Fault) -> None:
-        with self._lock:
-            self._faults.append(fault)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._requests.clear()
-            self._faults.clear()
-
-    def _take_fault(self, path: str) -> Fault | None:
-        with self._lock:
-            for fault in self._faults:
-                if fault.path_contains is None or fault.path_contains in path:
-                    self._faults.remove(fault)
-                    return fault
-        return None
 
     def _next_id(self) -> int:
         with self._lock:
@@ -230,7 +146,7 @@ class CohereMock:
                 k.lower(): v for k, v in request.headers.items()}, body))
         try:
             self._authorize(request)
-            fault = self._take_fault(request.path)
+            fault = self._pop_fault(request.path)
             if fault is not None and fault.status is not None:
                 return web.json_response(fault.body, status=fault.status, headers=fault.headers)
             if request.method != "POST" or request.path not in ("/v2/chat", "/v2/embed"):

@@ -21,20 +21,17 @@ usage counted in words. Every request is recorded; `Fault`s script errors.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import hashlib
 import re
-import threading
-from collections import deque
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any
 
 import orjson
 from aiohttp import web
 
+from .base import MockServer
 from .google_token import GoogleTokenServer
 
 __all__ = ["Fault", "GeminiMock", "Recorded", "mock_vector"]
@@ -164,77 +161,18 @@ class Fault:
 _NO_FAULT = Fault()
 
 
-class GeminiMock:
+class GeminiMock(MockServer[Recorded, Fault]):
     """See the module docstring. Thread-safe."""
 
     def __init__(self, api_key: str = "gemini-upstream-key",
                  tokens: GoogleTokenServer | None = None) -> None:
+        super().__init__("mock-gemini")
         self.api_key = api_key
         self.tokens = tokens
-        self._lock = threading.Lock()
-        self._requests: list[Recorded] = []
-        self._faults: deque[Fault] = deque()
-        self._thread: threading.Thread | None = None
-        self._ready = threading.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stopping: asyncio.Event | None = None
-        self._port: int | None = None
-
-    # -- lifecycle ------------------------------------------------------------------------
-    def __enter__(self) -> GeminiMock:
-        self._thread = threading.Thread(target=lambda: asyncio.run(self._serve()),
-                                        name="mock-gemini", daemon=True)
-        self._thread.start()
-        if not self._ready.wait(10):
-            raise RuntimeError("GeminiMock did not start")
-        return self
-
-    def __exit__(self, et: type[BaseException] | None, e: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        if self._loop is not None and self._stopping is not None:
-            self._loop.call_soon_threadsafe(self._stopping.set)
-        if self._thread is not None:
-            self._thread.join(10)
-
-    async def _serve(self) -> None:
-        self._loop, self._stopping = asyncio.get_running_loop(), asyncio.Event()
-        app = web.Application(client_max_size=64 * 1024 * 1024)
-        app.router.add_route("*", "/{tail:.*}", self._handle)
-        runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=0.5)
-        await runner.setup()
-        try:
-            await web.TCPSite(runner, "127.0.0.1", 0).start()
-            self._port = runner.addresses[0][1]
-            self._ready.set()
-            await self._stopping.wait()
-        finally:
-            await runner.cleanup()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._port}"
-
-    @property
-    def requests(self) -> list[Recorded]:
-        with self._lock:
-            return list(self._requests)
-
-    def enqueue(self, fault: Fault) -> None:
-        with self._lock:
-            self._faults.append(fault)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._requests.clear()
-            self._faults.clear()
 
     def _take_fault(self, path: str) -> Fault:
-        with self._lock:
-            for fault in self._faults:
-                if fault.path_contains is None or fault.path_contains in path:
-                    self._faults.remove(fault)
-                    return fault
-        return _NO_FAULT
+        fault = self._pop_fault(path)
+        return _NO_FAULT if fault is None else fault
 
     # -- handling -------------------------------------------------------------------------
     async def _handle(self, request: web.Request) -> web.StreamResponse:

@@ -15,11 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import re
-import threading
-from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any
 
 import orjson
@@ -27,6 +24,7 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from . import openai_payloads as p
+from .base import MockServer
 from .openai_payloads import Json, Profile, Rejection
 
 __all__ = ["Fault", "MockUpstream", "Recorded"]
@@ -229,91 +227,17 @@ class _Reply:
     stream: bool
 
 
-class MockUpstream:
+class MockUpstream(MockServer[Recorded, Fault]):
     """A local OpenAI / Azure OpenAI / Groq server; see the module docstring. Thread-safe."""
 
     def __init__(
         self, profile: Profile, api_key: str = "sk-upstream-test", api_version_required: bool = True
     ) -> None:
+        super().__init__(f"mock-{profile}")
         self.profile: Profile = profile
         self.api_key = api_key
         self.api_version_required = api_version_required
-        self._lock = threading.Lock()
-        self._requests: list[Recorded] = []
-        self._faults: deque[Fault] = deque()
-        self._thread: threading.Thread | None = None
-        self._ready = threading.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stopping: asyncio.Event | None = None
-        self._port: int | None = None
-        self._error: BaseException | None = None
         self._aborted = 0
-
-    def start(self) -> MockUpstream:
-        """Start serving; returns once the port is bound."""
-        if self._thread is not None:
-            raise RuntimeError("MockUpstream already started")
-        self._thread = threading.Thread(target=self._run, name=f"mock-{self.profile}", daemon=True)
-        self._thread.start()
-        self._ready.wait()
-        if self._error is not None:
-            raise RuntimeError("MockUpstream failed to start") from self._error
-        return self
-
-    def stop(self) -> None:
-        """Close the server (in-flight handlers get 0.5 s) and join its thread."""
-        if self._thread is None:
-            return
-        if self._loop is not None and self._stopping is not None:
-            self._loop.call_soon_threadsafe(self._stopping.set)
-        self._thread.join()
-        self._thread = self._loop = self._stopping = self._port = None
-        self._ready.clear()
-
-    def __enter__(self) -> MockUpstream:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    def _run(self) -> None:
-        try:
-            asyncio.run(self._serve())
-        except BaseException as exc:  # surfaced by start()
-            self._error = exc
-            self._ready.set()
-
-    async def _serve(self) -> None:
-        self._loop, self._stopping = asyncio.get_running_loop(), asyncio.Event()
-        app = web.Application(client_max_size=64 * 1024 * 1024)
-        app.router.add_route("*", "/{tail:.*}", self._handle)
-        runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=0.5)
-        await runner.setup()
-        try:
-            await web.TCPSite(runner, "127.0.0.1", 0).start()
-            self._port = runner.addresses[0][1]
-            self._ready.set()
-            await self._stopping.wait()
-        finally:
-            await runner.cleanup()
-
-    @property
-    def url(self) -> str:
-        """Base URL, e.g. http://127.0.0.1:54321 (append /v1 or /openai/v1 as the provider does)."""
-        if self._port is None:
-            raise RuntimeError("MockUpstream is not running")
-        return f"http://127.0.0.1:{self._port}"
-
-    @property
-    def requests(self) -> list[Recorded]:
-        """Snapshot of every request received so far, oldest first."""
-        with self._lock:
-            return list(self._requests)
 
     @property
     def aborted(self) -> int:
@@ -321,29 +245,9 @@ class MockUpstream:
         with self._lock:
             return self._aborted
 
-    @property
-    def pending_faults(self) -> int:
-        with self._lock:
-            return len(self._faults)
-
-    def enqueue(self, fault: Fault) -> None:
-        """Queue `fault` for the next matching request (first queued, first used)."""
-        with self._lock:
-            self._faults.append(fault)
-
-    def clear(self) -> None:
-        """Forget recorded requests and queued faults."""
-        with self._lock:
-            self._requests.clear()
-            self._faults.clear()
-
     def _take_fault(self, path: str) -> Fault:
-        with self._lock:
-            for fault in self._faults:
-                if fault.matches(path):
-                    self._faults.remove(fault)
-                    return fault
-        return _NO_FAULT
+        fault = self._pop_fault(path)
+        return _NO_FAULT if fault is None else fault
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         raw = await request.read()
