@@ -20,7 +20,7 @@ import orjson
 
 from pllm.errors import ProviderError
 from pllm.providers.chunks import FinishReason
-from pllm.providers.errors import is_context_overflow, retry_after
+from pllm.providers.errors import error_type_for, is_context_overflow, retry_after
 from pllm.schema import Usage
 
 __all__ = ["PROVIDER", "finish_reason", "http_error", "json_object", "stream_error", "usage_of"]
@@ -168,17 +168,8 @@ def _error(code: str | None, message: str, status: int,
 
 
 def _type(status: int) -> str:
-    if status == 401:
-        return "authentication_error"
-    if status == 403:
-        return "permission_error"
-    if status == 404:
-        return "not_found_error"
-    if status == 408:
-        return "timeout"
-    if 400 <= status < 500:
-        return "invalid_request_error"
-    return "api_error"
+    # 429 never gets here (answered above), so only 408 reads differently.
+    return "timeout" if status == 408 else error_type_for(status)
 
 
 def _body(body: bytes) -> dict[str, Any]:

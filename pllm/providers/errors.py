@@ -17,7 +17,7 @@ import orjson
 
 from pllm.errors import ProviderError
 
-__all__ = ["error_from_body", "is_context_overflow", "retry_after"]
+__all__ = ["error_from_body", "error_type_for", "is_context_overflow", "retry_after"]
 
 _CONTEXT = re.compile(
     r"context.length|context window|maximum context|too many tokens|prompt is too long|"
@@ -69,7 +69,7 @@ def error_from_body(provider: str, status: int, headers: Mapping[str, str],
     if status == 429 and code is None:
         code = "rate_limit_exceeded"
     if etype is None or etype[:1].isupper():  # vLLM's "BadRequestError"
-        etype = _default_type(status)
+        etype = error_type_for(status)
     return ProviderError(
         message, upstream_status=status, provider=provider, error_type=etype, code=code,
         param=param, retry_after=retry_after(headers), retryable=retryable,
@@ -98,7 +98,8 @@ def _text(v: Any) -> str | None:
     return str(v)
 
 
-def _default_type(status: int) -> str:
+def error_type_for(status: int) -> str:
+    """OpenAI's error `type` for an upstream HTTP status that says nothing more."""
     if status == 401:
         return "authentication_error"
     if status == 403:
