@@ -9,10 +9,12 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 
-__all__ = ["PllmServer", "free_port"]
+__all__ = ["PllmServer", "free_port", "serving"]
 
 
 def free_port() -> int:
@@ -91,3 +93,13 @@ class PllmServer:
     def __exit__(self, et: type[BaseException] | None, e: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.stop()
+
+
+@contextmanager
+def serving(server: PllmServer, secrets: Iterable[str]) -> Iterator[PllmServer]:
+    """Run `server`; once it has stopped, none of `secrets` may appear in its logs."""
+    with server:
+        yield server
+    logs = server.logs()
+    for secret in secrets:
+        assert secret not in logs, "a secret reached the logs"

@@ -11,7 +11,7 @@ from typing import Any
 import openai
 import pytest
 from mockups.anthropic_mock import AnthropicFault, AnthropicMock
-from server import PllmServer
+from server import PllmServer, serving
 
 pytestmark = pytest.mark.e2e
 
@@ -66,11 +66,8 @@ def mock() -> Iterator[AnthropicMock]:
 def gateway(mock: AnthropicMock, tmp_path_factory: pytest.TempPathFactory) -> Iterator[PllmServer]:
     server = PllmServer(tmp_path_factory.mktemp("gw"), CONFIG.format(url=mock.url), env={
         "TEST_ANTHROPIC_KEY": KEY, "TEST_WRONG_KEY": WRONG_KEY, "TEST_MASTER_KEY": MASTER})
-    with server:
+    with serving(server, (KEY, WRONG_KEY, MASTER)):
         yield server
-    logs = server.logs()
-    for secret in (KEY, WRONG_KEY, MASTER):
-        assert secret not in logs, "a secret reached the logs"
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from typing import Any
 import openai
 import pytest
 from mockups.cohere_mock import TEMPLATE_TOKENS, CohereMock, Fault
-from server import PllmServer
+from server import PllmServer, serving
 
 pytestmark = pytest.mark.e2e
 
@@ -61,11 +61,8 @@ def mock() -> Iterator[CohereMock]:
 def gateway(mock: CohereMock, tmp_path_factory: pytest.TempPathFactory) -> Iterator[PllmServer]:
     server = PllmServer(tmp_path_factory.mktemp("gw"), CONFIG.format(url=mock.url),
                         env={"CO_KEY": CO_KEY, "MASTER_KEY": MASTER})
-    with server:
+    with serving(server, (CO_KEY, MASTER)):
         yield server
-    logs = server.logs()
-    for secret in (CO_KEY, MASTER):
-        assert secret not in logs, "a secret reached the logs"
 
 
 @pytest.fixture

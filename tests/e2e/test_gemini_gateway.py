@@ -13,7 +13,7 @@ from typing import Any
 import openai
 import pytest
 from mockups.gemini_mock import Fault, GeminiMock, mock_vector
-from server import PllmServer
+from server import PllmServer, serving
 
 pytestmark = pytest.mark.e2e
 
@@ -63,11 +63,8 @@ def mock() -> Iterator[GeminiMock]:
 def gateway(mock: GeminiMock, tmp_path_factory: pytest.TempPathFactory) -> Iterator[PllmServer]:
     server = PllmServer(tmp_path_factory.mktemp("gw"), CONFIG.format(url=mock.url),
                         env={"GEMINI_KEY": GEMINI_KEY, "MASTER_KEY": MASTER})
-    with server:
+    with serving(server, (GEMINI_KEY, MASTER)):
         yield server
-    logs = server.logs()
-    for secret in (GEMINI_KEY, MASTER):
-        assert secret not in logs, "a secret reached the logs"
 
 
 @pytest.fixture

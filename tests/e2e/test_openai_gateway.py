@@ -12,7 +12,7 @@ import httpx
 import openai
 import pytest
 from mockups import Fault, MockUpstream
-from server import PllmServer
+from server import PllmServer, serving
 
 pytestmark = pytest.mark.e2e
 
@@ -74,10 +74,8 @@ def gateway(upstream: MockUpstream,
     config = CONFIG.format(url=upstream.url, dead_port=free_port())
     server = PllmServer(tmp_path_factory.mktemp("gw"), config,
                         env={"TEST_UPSTREAM_KEY": UPSTREAM_KEY, "TEST_MASTER_KEY": MASTER})
-    with server:
+    with serving(server, (UPSTREAM_KEY, MASTER)):
         yield server
-    logs = server.logs()
-    assert UPSTREAM_KEY not in logs and MASTER not in logs, "a secret reached the logs"
 
 
 @pytest.fixture

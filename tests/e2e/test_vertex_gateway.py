@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ import openai
 import pytest
 from mockups.gemini_mock import Fault, GeminiMock, mock_vector
 from mockups.google_token import GoogleTokenServer
-from server import PllmServer
+from server import PllmServer, serving
 
 pytestmark = pytest.mark.e2e
 
@@ -77,12 +78,10 @@ def gateway(mock: GeminiMock, tokens: GoogleTokenServer, account: dict[str, str]
     creds.write_text(json.dumps(account))
     server = PllmServer(tmp, CONFIG.format(url=mock.url, creds=creds),
                         env={"MASTER_KEY": MASTER})
-    with server:
+    # The chain is read at teardown, so it covers every token issued while the tests ran.
+    with serving(server, chain((MASTER, account["private_key"].splitlines()[1]),
+                               tokens.issued)):
         yield server
-    logs = server.logs()
-    secrets = [MASTER, account["private_key"].splitlines()[1], *tokens.issued]
-    for secret in secrets:
-        assert secret not in logs, "a secret reached the logs"
 
 
 @pytest.fixture
